@@ -1,0 +1,62 @@
+"""The Jinja environment, where the templates live, and the C identifier sanitiser."""
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from pathlib import Path
+
+import jinja2
+
+from ..ops.base import c_float
+
+
+def templates_dir() -> Path:
+    """`compiler/_templates` in an installed wheel, `<checkout>/templates` in a source tree."""
+    packaged = importlib.resources.files("compiler") / "_templates"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    checkout = Path(__file__).resolve().parents[2] / "templates"
+    if checkout.is_dir():
+        return checkout
+    raise FileNotFoundError("smelt's templates are missing: expected compiler/_templates in the "
+                            f"installed package or {checkout} in a source checkout")
+
+
+@functools.cache
+def env() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,      # a missing variable is an error, never ""
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        autoescape=False)
+    environment.filters["cfloat"] = c_float
+    environment.filters["comment"] = c_comment
+    environment.filters["shape"] = lambda s: "x".join(map(str, s))
+    return environment
+
+
+def render(template: str, **context) -> str:
+    return env().get_template(template).render(**context)
+
+
+_NOT_IDENT = re.compile(r"[^A-Za-z0-9_]+")
+
+
+def c_identifier(*parts: str, max_len: int = 60) -> str:
+    """A C identifier made from user-supplied names: letters, digits and '_' only, never
+    starting with a digit, never a reserved `__` or `_X` form. Callers add a unique prefix."""
+    text = "_".join(_NOT_IDENT.sub("_", str(p)) for p in parts if str(p))
+    text = re.sub(r"_+", "_", text).strip("_")
+    if not text:
+        text = "anon"
+    if text[0].isdigit():
+        text = "n" + text
+    return text[:max_len].rstrip("_")
+
+
+def c_comment(text) -> str:
+    """Text safe inside /* ... */: no comment terminators, no line breaks, printable ASCII."""
+    text = str(text).replace("*/", "* /").replace("/*", "/ *")
+    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
+    return text.replace("\\", "/")

@@ -1,0 +1,54 @@
+"""compile(): trace -> plan -> emit C -> build (or load from the cache) -> CompiledModel."""
+from __future__ import annotations
+
+from .codegen.emit import emit
+from .graph import Graph, normalize_input_shapes, trace
+from .nn.module import Module
+from .planner import plan as make_plan
+from .target import Target
+
+KERNEL_CHOICES = ("auto", "reference")
+
+
+def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None = None,
+            kernels: str = "auto", isa: str | None = None, sanitize: bool | None = None):
+    """Compile a compiler.nn model (or a traced Graph) for `input_shape` to native code.
+
+    fuse: run the fusion passes (False keeps one kernel per layer, for debugging).
+    threads: OpenMP threads per call (default: $SMELT_NUM_THREADS, else physical cores).
+    kernels: "auto" picks the fastest kernel per layer, "reference" the plain loops.
+    isa: "avx512", "avx2" or "generic" to target a narrower machine than this one.
+    sanitize: build with AddressSanitizer + UBSan (default: $SMELT_SANITIZE).
+    """
+    from runtime import build, cache
+    from runtime.model import CompiledModel
+    from runtime.version import __version__
+
+    if kernels not in KERNEL_CHOICES:
+        raise ValueError(f"kernels={kernels!r} is not supported; supported: "
+                         + ", ".join(map(repr, KERNEL_CHOICES)))
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    if isinstance(model, Graph):
+        graph, state_dict, title = model, {}, "traced graph"
+        if input_shape is not None:
+            shapes, _ = normalize_input_shapes(input_shape)
+            if shapes != [n.shape for n in graph.inputs]:
+                raise ValueError(f"input_shape {input_shape} does not match the graph's inputs "
+                                 f"{[n.shape for n in graph.inputs]}")
+    elif isinstance(model, Module):
+        if input_shape is None:
+            raise TypeError("compile() needs input_shape for a Module")
+        graph, state_dict, title = trace(model, input_shape), model.state_dict(), \
+            type(model).__name__
+    else:
+        raise TypeError(f"compile expects a compiler.nn.Module or a Graph, got "
+                        f"{type(model).__name__}")
+    target = Target.detect(isa)
+    plan = make_plan(graph, fuse=fuse, kernels=kernels, target=target)
+    program = emit(plan, title, __version__)
+    sanitize = build.sanitize_requested(sanitize)
+    module, path = cache.load([program.source], program.cdef, isa or "native", sanitize)
+    stateful = bool(program.state_slots) or any(
+        step.op.kind == "Dropout2dTrain" for k in plan.kernels for step in k.steps)
+    return CompiledModel(module, program, plan, state_dict, threads, stateful, path)

@@ -1,0 +1,269 @@
+"""The layer graph: nodes in execution order, each with its op, inputs, shape and layer name.
+
+`trace(model, input_shape)` runs `model.forward` on symbolic `Tensor`s; every layer call
+appends a `Node` whose output shape is inferred on the spot, so a model that does not
+type-check fails at the layer that breaks it.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Iterable, Sequence
+
+from .errors import ShapeError, TraceError
+from .ops.base import Op, OpShapeError
+
+Shape = tuple[int, ...]
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    return "x".join(str(d) for d in shape) if len(shape) else "scalar"
+
+
+class Node:
+    """One layer call.
+
+    After fusion, `fused` lists the elementwise nodes this node absorbed, in the order they
+    apply. A fused node's `inputs` hold only its extra operands (the residual of an add); the
+    value flowing through the chain is implicit. Those extra operands are also appended to the
+    anchor's `inputs`, so `inputs` always lists everything the kernel reads.
+    """
+
+    def __init__(self, op: Op, inputs: list[Node], shape: Shape, name: str):
+        self.op = op
+        self.inputs = inputs
+        self.shape = shape
+        self.name = name
+        self.folded: list[Node] = []     # nodes merged into this one's constants (eval BatchNorm)
+        self.fused: list[Node] = []      # elementwise nodes applied in this one's epilogue
+        self.id = -1
+
+    @property
+    def layers(self) -> list[str]:
+        """Qualified names of every layer this node runs (itself first, then what it absorbed)."""
+        return [self.name] + [f.name for f in self.folded + self.fused]
+
+    def __repr__(self) -> str:
+        return f"%{self.id} {self.name or '<input>'}: {self.op.kind} -> {format_shape(self.shape)}"
+
+
+class Graph:
+    """Inputs, compute nodes in a valid execution order, and outputs."""
+
+    def __init__(self, inputs: list[Node], nodes: list[Node], outputs: list[Node],
+                 single_output: bool = True):
+        self.inputs = inputs
+        self.nodes = nodes
+        self.outputs = outputs
+        self.single_output = single_output
+        self.renumber()
+
+    def renumber(self) -> None:
+        for i, node in enumerate(self.inputs + self.nodes):
+            node.id = i
+
+    def consumers(self, node: Node) -> list[Node]:
+        """Nodes that read `node`, counting fused steps' extra inputs too."""
+        return [n for n in self.nodes if any(i is node for i in n.inputs)]
+
+    def fanout(self, node: Node) -> int:
+        """How many times `node` is read, graph outputs included."""
+        uses = sum(1 for n in self.nodes for i in n.inputs if i is node)
+        return uses + sum(1 for o in self.outputs if o is node)
+
+    def replace_uses(self, old: Node, new: Node) -> None:
+        for n in self.nodes:
+            n.inputs = [new if i is old else i for i in n.inputs]
+            for f in n.fused:
+                f.inputs = [new if i is old else i for i in f.inputs]
+        self.outputs = [new if o is old else o for o in self.outputs]
+
+    def copy(self) -> Graph:
+        """A deep copy of the structure; ops are copied shallowly (passes replace arrays, never mutate)."""
+        memo: dict[int, Node] = {}
+
+        def clone(node: Node) -> Node:
+            if id(node) not in memo:
+                new = copy.copy(node)
+                new.op = copy.copy(node.op)
+                memo[id(node)] = new
+                new.inputs = [clone(i) for i in node.inputs]
+                new.folded = [clone(f) for f in node.folded]
+                new.fused = [clone(f) for f in node.fused]
+            return memo[id(node)]
+
+        return Graph([clone(n) for n in self.inputs], [clone(n) for n in self.nodes],
+                     [clone(n) for n in self.outputs], self.single_output)
+
+    def __str__(self) -> str:
+        ins = ", ".join(f"%{n.id}: {format_shape(n.shape)}" for n in self.inputs)
+        outs = ", ".join(f"%{n.id}" for n in self.outputs)
+        lines = [f"graph({ins}) -> ({outs})"]
+        width = max([len(n.name) for n in self.nodes] + [4])
+        for n in self.nodes:
+            args = ", ".join(f"%{i.id}" for i in n.inputs)
+            lines.append(f"  %{n.id:<3} {n.name:<{width}}  {n.op.describe():<48} ({args}) "
+                         f"-> {format_shape(n.shape)}")
+            for f in n.folded + n.fused:
+                lines.append(f"  {'':4} {'+ ' + f.name:<{width}}  {f.op.describe()}")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+class Input(Op):
+    """A graph input: a placeholder with a fixed shape."""
+
+    def __init__(self, shape: Shape):
+        self.shape = shape
+
+    def describe(self) -> str:
+        return f"Input({format_shape(self.shape)})"
+
+
+# --- tracing -------------------------------------------------------------------------------
+
+_tracing = threading.local()
+
+
+class Tensor:
+    """A symbolic tensor seen by `forward` while tracing: it has a shape but no data."""
+
+    __slots__ = ("node", "_tracer")
+
+    def __init__(self, node: Node, tracer: Tracer):
+        self.node = node
+        self._tracer = tracer
+
+    @property
+    def shape(self) -> Shape:
+        return self.node.shape
+
+    def size(self, dim: int | None = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    ndim = property(dim)
+
+    def __add__(self, other):
+        from .ops.eltwise import Add
+        if not isinstance(other, Tensor):
+            raise TraceError(f"{self._tracer.scoped_name('add')}: only tensor + tensor of the same "
+                             f"shape is supported, got tensor + {type(other).__name__}")
+        return self._tracer.emit(Add(), [self, other], self._tracer.scoped_name("add"))
+
+    __radd__ = __add__
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        from .ops.shape import Flatten
+        return self._tracer.emit(Flatten(start_dim, end_dim), [self],
+                                 self._tracer.scoped_name("flatten"))
+
+    def __repr__(self) -> str:
+        return f"Tensor(shape={self.shape}, node={self.node.name!r})"
+
+    def __array__(self, *args, **kwargs):
+        raise TraceError(f"{self.node.name}: a traced tensor has no values; it cannot be "
+                         "converted to a numpy array inside forward")
+
+    def __bool__(self):
+        raise TraceError(f"{self.node.name}: control flow on a traced tensor's value is not "
+                         "supported; forward must do the same thing for every input")
+
+
+class Tracer:
+    """Collects the nodes that `forward` emits and names them after the calling module."""
+
+    def __init__(self, module_names: dict[int, str]):
+        self.module_names = module_names
+        self.scope: list[str] = [""]
+        self.nodes: list[Node] = []
+        self.used_names: dict[str, int] = {}
+
+    def module_name(self, module) -> str:
+        name = self.module_names.get(id(module))
+        return name if name is not None else f"<unnamed {type(module).__name__}>"
+
+    def scoped_name(self, kind: str) -> str:
+        """A fresh name for a function-style node (`+`, cat) inside the current module."""
+        base = f"{self.scope[-1]}.{kind}" if self.scope[-1] else kind
+        count = self.used_names.get(base, 0)
+        self.used_names[base] = count + 1
+        return base if count == 0 else f"{base}_{count}"
+
+    def emit(self, op: Op, inputs: Sequence, name: str) -> Tensor:
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                raise TraceError(f"{name} ({op.kind}): expected a traced tensor as input, "
+                                 f"got {type(t).__name__}")
+            if t._tracer is not self:
+                raise TraceError(f"{name} ({op.kind}): input comes from a different trace")
+        shapes = [t.shape for t in inputs]
+        try:
+            shape = tuple(int(d) for d in op.infer_shape(*shapes))
+        except OpShapeError as e:
+            got = ", ".join(format_shape(s) for s in shapes)
+            raise ShapeError(f"{name} ({op.kind}): {e} (input shape{'s' * (len(shapes) > 1)} "
+                             f"{got})") from None
+        node = Node(op, [t.node for t in inputs], shape, name)
+        self.nodes.append(node)
+        return Tensor(node, self)
+
+
+def current_tracer() -> Tracer | None:
+    return getattr(_tracing, "tracer", None)
+
+
+def normalize_input_shapes(input_shape) -> tuple[list[Shape], bool]:
+    """`(1, 3, 8, 8)` -> one input; `[(1, 3, 8, 8), (1, 4)]` -> several. Returns (shapes, several)."""
+    def as_shape(s) -> Shape:
+        if not isinstance(s, (tuple, list)) or not all(
+                isinstance(d, int) and not isinstance(d, bool) for d in s):
+            raise TypeError(f"input_shape must be a tuple of ints or a list of such tuples, got {s!r}")
+        if any(d <= 0 for d in s):
+            raise ValueError(f"input_shape {tuple(s)} has a dimension <= 0")
+        return tuple(s)
+
+    if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)):
+        return [as_shape(s) for s in input_shape], True
+    return [as_shape(input_shape)], False
+
+
+def trace(model, input_shape) -> Graph:
+    """Run `model.forward` on symbolic tensors of `input_shape` and return the layer graph."""
+    from .nn.module import Module
+    if not isinstance(model, Module):
+        raise TypeError(f"trace expects a compiler.nn.Module, got {type(model).__name__}")
+    shapes, _ = normalize_input_shapes(input_shape)
+    if current_tracer() is not None:
+        raise TraceError("trace() cannot be called from inside a forward being traced")
+    tracer = Tracer({id(m): name for name, m in model.named_modules()})
+    inputs = [Node(Input(s), [], s, f"input{i}" if len(shapes) > 1 else "input")
+              for i, s in enumerate(shapes)]
+    _tracing.tracer = tracer
+    try:
+        result = model(*[Tensor(n, tracer) for n in inputs])
+    finally:
+        _tracing.tracer = None
+    single = isinstance(result, Tensor)
+    results = [result] if single else result
+    if not isinstance(results, (tuple, list)) or not results or not all(
+            isinstance(r, Tensor) for r in results):
+        raise TraceError(f"{type(model).__name__}.forward must return a tensor or a tuple of "
+                         f"tensors, got {type(result).__name__}")
+    outputs = [r.node for r in results]
+    return Graph(inputs, live_nodes(tracer.nodes, outputs), outputs, single)
+
+
+def live_nodes(nodes: Iterable[Node], outputs: list[Node]) -> list[Node]:
+    """The nodes the outputs depend on, in their original order (dead branches dropped)."""
+    live: set[int] = set()
+    stack = list(outputs)
+    while stack:
+        n = stack.pop()
+        if id(n) not in live:
+            live.add(id(n))
+            stack.extend(n.inputs)
+    return [n for n in nodes if id(n) in live]

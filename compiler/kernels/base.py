@@ -1,0 +1,116 @@
+"""KernelSpec: everything a template needs to emit one C function, and the lowering registry.
+
+A kernel family is a function `lower(spec, target) -> bool` registered for an op type; it
+fills in the template name, literal context and constants, or returns False when the shape
+is not one it handles. The planner tries the families of an op in order, so faster kernels
+can be added in front of the reference ones without touching the front end.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..graph import Node
+from ..ops.base import Op, numel
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class Step:
+    """One elementwise op applied to a kernel's result before it is stored."""
+
+    op: Op
+    operands: list[str]          # C pointers of its extra inputs (the residual of an add)
+    prefix: str                  # C name prefix of its constants
+
+
+@dataclass
+class Constant:
+    """An array packed into the model's parameter blob, read by one kernel."""
+
+    cname: str
+    array: np.ndarray
+    note: str
+    offset: int = -1             # float index in the blob, set when the blob is laid out
+
+
+@dataclass
+class StateSlot:
+    """Mutable float64 state (BatchNorm running statistics) shared by every call of a module."""
+
+    key: str                     # state_dict prefix, e.g. "features.1"
+    names: tuple[str, ...]       # e.g. ("running_mean", "running_var", "num_batches_tracked")
+    sizes: tuple[int, ...]
+    initial: tuple[np.ndarray, ...]
+    offset: int = -1
+
+
+@dataclass
+class KernelSpec:
+    name: str                    # C function name, e.g. k003_features_3
+    node: Node
+    in_shapes: list[Shape]
+    out_shape: Shape
+    template: str = ""
+    ctx: dict = field(default_factory=dict)
+    constants: list[Constant] = field(default_factory=list)
+    state_slots: list[StateSlot] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    family: str = ""             # which lowering produced it (for the plan and tests)
+    note: str = ""               # one line for the header: layout, tiling, threading
+    source: str = ""             # the rendered C function
+
+    @property
+    def layers(self) -> list[str]:
+        return self.node.layers
+
+    @property
+    def kinds(self) -> list[str]:
+        return [self.node.op.kind] + [n.op.kind for n in self.node.folded + self.node.fused]
+
+    @property
+    def flops(self) -> int:
+        total = self.node.op.flops(self.in_shapes[:self.anchor_arity], self.out_shape)
+        return total + sum(f.op.flops([self.out_shape], self.out_shape) for f in self.node.fused)
+
+    @property
+    def anchor_arity(self) -> int:
+        """Inputs of the main op; fused steps' operands follow them."""
+        return len(self.in_shapes) - sum(len(f.inputs) for f in self.node.fused)
+
+    def constant(self, cname: str, array: np.ndarray, note: str = "") -> str:
+        self.constants.append(Constant(cname, np.ascontiguousarray(array, dtype=np.float32), note))
+        return cname
+
+    def epilogue(self, v: str, n: str = "n", c: str = "c", off: str = "off") -> str:
+        """C statements applying every fused step to the float variable `v`."""
+        lines = []
+        for step in self.steps:
+            at = {"n": n, "c": c, "off": off, "operands": step.operands,
+                  "param": lambda name, prefix=step.prefix: f"{prefix}_{name}"}
+            lines.append(f"{v} = {step.op.c_apply(v, at)};")
+        return "\n".join(lines)
+
+    @property
+    def out_numel(self) -> int:
+        return numel(self.out_shape)
+
+
+LowerFn = Callable[[KernelSpec, "object"], bool]
+REGISTRY: dict[type, list[tuple[str, LowerFn, bool]]] = {}
+
+
+def register(op_type: type, name: str, reference: bool = True):
+    """Add a lowering for `op_type`. Later registrations with reference=False are tried first."""
+    def wrap(fn: LowerFn) -> LowerFn:
+        entries = REGISTRY.setdefault(op_type, [])
+        entry = (name, fn, reference)
+        if reference:
+            entries.append(entry)
+        else:
+            entries.insert(0, entry)
+        return fn
+    return wrap

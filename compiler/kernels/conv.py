@@ -1,0 +1,37 @@
+"""Lowerings of Conv2d, ConvTranspose2d and Pad."""
+from __future__ import annotations
+
+from ..ops.conv import Conv2d
+from .base import KernelSpec, register
+from .util import parallel_if
+
+
+def valid_range(out: int, size: int, stride: int, offset: int) -> tuple[int, int]:
+    """Outputs o in [lo, hi) with 0 <= o*stride + offset < size (hi >= lo)."""
+    lo = max(0, (-offset + stride - 1) // stride)
+    hi = (size - 1 - offset) // stride + 1 if size - 1 - offset >= 0 else 0
+    return min(lo, out), max(min(lo, out), min(hi, out))
+
+
+@register(Conv2d, "conv2d_direct")
+def conv2d_direct(spec: KernelSpec, target) -> bool:
+    op = spec.node.op
+    n, ic, h, w = spec.in_shapes[0]
+    _, oc, oh, ow = spec.out_shape
+    kh, kw = op.kernel_size
+    (sh, sw), (dh, dw) = op.stride, op.dilation
+    pt, _, pl, _ = op.padding
+    rows = [valid_range(oh, h, sh, i * dh - pt) for i in range(kh)]
+    cols = [valid_range(ow, w, sw, j * dw - pl) for j in range(kw)]
+    spec.template = "conv2d.c.j2"
+    spec.constant("weight", op.params["weight"], f"{oc}x{ic // op.groups}x{kh}x{kw}")
+    if "bias" in op.params:
+        spec.constant("bias", op.params["bias"], f"{oc}")
+    spec.ctx = dict(n=n, ic=ic, h=h, w=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw,
+                    dh=dh, dw=dw, pt=pt, pl=pl, icg=ic // op.groups, ocg=oc // op.groups,
+                    has_bias="bias" in op.params,
+                    oh_lo=[r[0] for r in rows], oh_hi=[r[1] for r in rows],
+                    ow_lo=[c[0] for c in cols], ow_hi=[c[1] for c in cols],
+                    parallel=parallel_if(spec.flops))
+    spec.note = "reference direct convolution, NCHW, threads over (n, oc)"
+    return True

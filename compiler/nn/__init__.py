@@ -1,0 +1,14 @@
+"""compiler.nn: layers with torch.nn's names, signatures, defaults and parameter layout."""
+from .activation import ELU, SELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .conv import Conv2d, ConvTranspose2d
+from .dropout import Dropout2d
+from .linear import Linear
+from .module import Identity, Module, ModuleList, Sequential
+from .normalization import BatchNorm2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .shape import Flatten, PixelShuffle, Upsample
+
+__all__ = ["Module", "Sequential", "ModuleList", "Identity", "Conv2d", "ConvTranspose2d",
+           "BatchNorm2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "ELU", "SELU", "Softmax",
+           "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Dropout2d", "Linear", "Flatten",
+           "Upsample", "PixelShuffle"]

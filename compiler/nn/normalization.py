@@ -1,0 +1,49 @@
+"""BatchNorm2d, as torch.nn.BatchNorm2d."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from . import _args as A
+from .conv import check_param_shapes
+from .module import Module, emit
+
+
+class BatchNorm2d(Module):
+    """Batch normalisation over (N, H, W) per channel; running statistics as in PyTorch."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, device=None, dtype=None):
+        super().__init__()
+        self.num_features = A.integer("BatchNorm2d", "num_features", num_features, 1)
+        self.eps = A.real("BatchNorm2d", "eps", eps)
+        if self.eps <= 0:
+            A.reject("BatchNorm2d", "eps", eps, "eps must be > 0")
+        self.momentum = None if momentum is None else A.real("BatchNorm2d", "momentum", momentum)
+        self.affine = A.boolean("BatchNorm2d", "affine", affine)
+        self.track_running_stats = A.boolean("BatchNorm2d", "track_running_stats",
+                                             track_running_stats)
+        A.device_dtype("BatchNorm2d", device, dtype)
+        c = self.num_features
+        self.register_parameter("weight", np.ones(c, np.float32) if affine else None)
+        self.register_parameter("bias", np.zeros(c, np.float32) if affine else None)
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros(c, np.float32))
+            self.register_buffer("running_var", np.ones(c, np.float32))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def forward(self, x):
+        c = self.num_features
+        check_param_shapes(self, {k: (c,) for k in ("weight", "bias", "running_mean",
+                                                      "running_var")})
+        batch_stats = self.training or not self.track_running_stats
+        update = self.training and self.track_running_stats
+        return emit(ops.BatchNorm2d(c, self.eps, self.momentum, self.weight, self.bias,
+                                    self.running_mean, self.running_var, batch_stats, update), x)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")

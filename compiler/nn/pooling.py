@@ -1,0 +1,85 @@
+"""MaxPool2d, AvgPool2d and AdaptiveAvgPool2d, as torch.nn."""
+from __future__ import annotations
+
+from .. import ops
+from . import _args as A
+from .module import Module, emit
+
+
+def _window_args(layer, kernel_size, stride, padding, dilation=1):
+    kernel = A.pair(layer, "kernel_size", kernel_size, 1)
+    stride = kernel if stride is None or stride == [] else A.pair(layer, "stride", stride, 1)
+    padding = A.pair(layer, "padding", padding, 0)
+    dilation = A.pair(layer, "dilation", dilation, 1)
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        A.reject(layer, "padding", padding,
+                 f"padding must be at most half of kernel_size {kernel} (as in PyTorch)")
+    return kernel, stride, padding, dilation
+
+
+class MaxPool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__()
+        (self.kernel_size, self.stride, self.padding,
+         self.dilation) = _window_args("MaxPool2d", kernel_size, stride, padding, dilation)
+        if return_indices:
+            A.reject("MaxPool2d", "return_indices", return_indices,
+                     "smelt compiles inference graphs and does not return pooling indices")
+        self.return_indices = False
+        self.ceil_mode = A.boolean("MaxPool2d", "ceil_mode", ceil_mode)
+
+    def forward(self, x):
+        return emit(ops.MaxPool2d(self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                  self.dilation), x)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class AvgPool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding, _ = _window_args(
+            "AvgPool2d", kernel_size, stride, padding)
+        self.ceil_mode = A.boolean("AvgPool2d", "ceil_mode", ceil_mode)
+        self.count_include_pad = A.boolean("AvgPool2d", "count_include_pad", count_include_pad)
+        if divisor_override is not None:
+            if not A.is_int(divisor_override):
+                raise TypeError(f"AvgPool2d: divisor_override must be an int, got "
+                                f"{divisor_override!r}")
+            if divisor_override == 0:
+                A.reject("AvgPool2d", "divisor_override", 0, "the divisor must not be zero")
+        self.divisor_override = divisor_override
+
+    def forward(self, x):
+        return emit(ops.AvgPool2d(self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                  self.count_include_pad, self.divisor_override), x)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size; None in output_size keeps that input size."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        sizes = (output_size, output_size) if A.is_int(output_size) or output_size is None \
+            else tuple(output_size)
+        if len(sizes) != 2 or not all(s is None or A.is_int(s) for s in sizes):
+            raise TypeError(f"AdaptiveAvgPool2d: output_size must be an int, None or a pair of "
+                            f"them, got {output_size!r}")
+        if any(s is not None and s < 1 for s in sizes):
+            A.reject("AdaptiveAvgPool2d", "output_size", output_size, "sizes must be >= 1")
+        self.output_size = output_size
+
+    def forward(self, x):
+        sizes = self.output_size
+        sizes = (sizes, sizes) if A.is_int(sizes) or sizes is None else tuple(sizes)
+        return emit(ops.AdaptiveAvgPool2d(sizes), x)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -1,0 +1,92 @@
+"""What every op says about itself: shape rule, NumPy reference, fusion pattern and cost."""
+from __future__ import annotations
+
+import enum
+import math
+from typing import Sequence
+
+import numpy as np
+
+Shape = tuple[int, ...]
+
+
+class Pattern(enum.Enum):
+    """How an op may fuse with its neighbours (after TVM's OpPatternKind)."""
+
+    ELEMWISE = "elementwise"              # y[i] = f(x[i], r[i], per-channel constants)
+    INJECTIVE = "injective"               # every output is one input element (reshape, cat, shuffle)
+    REDUCTION = "reduction"               # pools, softmax, batch statistics
+    OUT_ELEMWISE_FUSABLE = "out-fusable"  # conv, linear: elementwise ops fuse into their store
+    OPAQUE = "opaque"
+
+
+class OpShapeError(Exception):
+    """Raised by infer_shape; the tracer adds the layer name and the input shapes."""
+
+
+def numel(shape: Sequence[int]) -> int:
+    return math.prod(shape)
+
+
+def c_float(value: float) -> str:
+    """A float32 value as a C literal that round-trips exactly."""
+    value = float(np.float32(value))
+    if math.isnan(value):
+        return "NAN"
+    if math.isinf(value):
+        return "INFINITY" if value > 0 else "(-INFINITY)"
+    text = repr(value)
+    if "e" not in text and "." not in text:
+        text += ".0"
+    return f"{text}f" if value >= 0 else f"({text}f)"
+
+
+class Op:
+    """Base class of ops. Subclasses set `pattern` and implement the methods they need."""
+
+    pattern = Pattern.OPAQUE
+    #: constants under PyTorch's names ("weight", "bias", "running_mean", ...)
+    params: dict[str, np.ndarray] = {}
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def require(self, condition: bool, message: str) -> None:
+        if not condition:
+            raise OpShapeError(message)
+
+    def infer_shape(self, *shapes: Shape) -> Shape:
+        raise NotImplementedError
+
+    def reference(self, *inputs: np.ndarray) -> np.ndarray:
+        """Plain NumPy semantics, shared with nothing in the templates (the test oracle)."""
+        raise NotImplementedError
+
+    def flops(self, in_shapes: list[Shape], out_shape: Shape) -> int:
+        """Floating-point operations for one call; elementwise ops count one per output."""
+        return numel(out_shape)
+
+    def attrs(self) -> dict:
+        """Attributes worth showing in a graph listing."""
+        return {}
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.attrs().items())
+        return f"{self.kind}({args})"
+
+    # --- elementwise ops used as fused epilogues ------------------------------------------
+    #: how many extra tensor operands an elementwise op reads (Add reads one)
+    extra_inputs = 0
+
+    def c_apply(self, v: str, at: dict) -> str:
+        """C expression applying this elementwise op to value `v`.
+
+        `at` maps "n", "c", "off" to C expressions for the element's batch index, channel
+        index and linear offset, and "operands" to C pointers of the extra inputs.
+        """
+        raise NotImplementedError(f"{self.kind} cannot be fused as an epilogue")
+
+
+def pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)

@@ -1,0 +1,206 @@
+"""Elementwise ops: activations, residual add, per-channel affine and dropout masks.
+
+Each can run as its own kernel or fuse into the store of the kernel that produces its
+input; `c_apply` is the C expression for one element (helpers live in common.h.j2).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Op, OpShapeError, Pattern, c_float
+
+
+class Elementwise(Op):
+    pattern = Pattern.ELEMWISE
+
+    def infer_shape(self, x, *others):
+        for other in others:
+            self.require(other == x, f"operands must have the same shape, got {x} and {other}")
+        return x
+
+
+class Add(Elementwise):
+    """y = a + b, same shapes (no broadcasting)."""
+
+    extra_inputs = 1
+
+    def reference(self, a, b):
+        return (a.astype(np.float32) + b.astype(np.float32)).astype(np.float32)
+
+    def c_apply(self, v, at):
+        return f"{v} + {at['operands'][0]}[{at['off']}]"
+
+
+class Copy(Elementwise):
+    """y = x: materialises a graph output that would otherwise alias an input or another output."""
+
+    def reference(self, x):
+        return x.copy()
+
+    def flops(self, in_shapes, out_shape):
+        return 0
+
+    def c_apply(self, v, at):
+        return v
+
+
+class ReLU(Elementwise):
+    """max(x, 0) that lets NaN through, as PyTorch does."""
+
+    def reference(self, x):
+        return np.where(x < 0, np.float32(0), x).astype(np.float32)
+
+    def c_apply(self, v, at):
+        return f"smelt_relu({v})"
+
+
+class LeakyReLU(Elementwise):
+    def __init__(self, negative_slope: float):
+        self.negative_slope = float(negative_slope)
+
+    def attrs(self):
+        return {"negative_slope": self.negative_slope}
+
+    def reference(self, x):
+        slope = np.float32(self.negative_slope)
+        return np.where(x > 0, x, x * slope).astype(np.float32)
+
+    def c_apply(self, v, at):
+        return f"smelt_leaky_relu({v}, {c_float(self.negative_slope)})"
+
+
+class Sigmoid(Elementwise):
+    def reference(self, x):
+        with np.errstate(over="ignore"):
+            return (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+
+    def c_apply(self, v, at):
+        return f"smelt_sigmoid({v})"
+
+
+class Tanh(Elementwise):
+    def reference(self, x):
+        return np.tanh(x.astype(np.float64)).astype(np.float32)
+
+    def c_apply(self, v, at):
+        return f"smelt_tanh({v})"
+
+
+class ELU(Elementwise):
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+
+    def __init__(self, alpha: float):
+        self.alpha = float(alpha)
+
+    def attrs(self):
+        return {"alpha": self.alpha}
+
+    def reference(self, x):
+        x64 = x.astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.where(x64 > 0, x64, self.alpha * np.expm1(x64)).astype(np.float32)
+
+    def c_apply(self, v, at):
+        return f"smelt_elu({v}, {c_float(self.alpha)})"
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class SELU(Elementwise):
+    """scale * (x if x > 0 else alpha * (exp(x) - 1)) with the constants of Klambauer et al."""
+
+    def reference(self, x):
+        x64 = x.astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = np.where(x64 > 0, x64, SELU_ALPHA * np.expm1(x64)) * SELU_SCALE
+        return y.astype(np.float32)
+
+    def c_apply(self, v, at):
+        return f"smelt_selu({v})"
+
+
+class ChannelAffine(Elementwise):
+    """y = x * scale[c] + shift[c]: an eval-mode BatchNorm2d with no convolution to fold into."""
+
+    def __init__(self, scale: np.ndarray, shift: np.ndarray):
+        self.params = {"scale": scale.astype(np.float32), "shift": shift.astype(np.float32)}
+
+    def infer_shape(self, x):
+        self.require(len(x) >= 2 and x[1] == len(self.params["scale"]),
+                     f"expected {len(self.params['scale'])} channels in dim 1")
+        return x
+
+    def reference(self, x):
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        scale, shift = (self.params[k].reshape(shape) for k in ("scale", "shift"))
+        return (x * scale + shift).astype(np.float32)
+
+    def flops(self, in_shapes, out_shape):
+        return 2 * super().flops(in_shapes, out_shape)
+
+    def c_apply(self, v, at):
+        c = at["c"]
+        return f"{v} * {at['param']('scale')}[{c}] + {at['param']('shift')}[{c}]"
+
+
+MASK64 = (1 << 64) - 1
+
+
+def plane_hash(seed: int, step: int, n: int, c: int) -> int:
+    """32-bit hash of one (n, c) plane for one call; mirrors smelt_plane_hash in common.h.j2."""
+    h = seed & MASK64
+    for word in (step, n, c):
+        h = ((h ^ (word & MASK64)) * 0x9E3779B97F4A7C15) & MASK64   # mix in, then splitmix64
+        h ^= h >> 30
+        h = (h * 0xBF58476D1CE4E5B9) & MASK64
+        h ^= h >> 27
+        h = (h * 0x94D049BB133111EB) & MASK64
+        h ^= h >> 31
+    return h >> 32
+
+
+class Dropout2dTrain(Elementwise):
+    """Zero whole (n, c) planes with probability p; scale survivors by 1/(1-p).
+
+    The mask comes from a counter-based hash of (seed, call number, n, c), so it does not
+    depend on the thread count and differs from call to call.
+    """
+
+    def __init__(self, p: float, seed: int):
+        self.p = float(p)
+        self.seed = int(seed)
+
+    def attrs(self):
+        return {"p": self.p}
+
+    def infer_shape(self, x):
+        # PyTorch's feature dropout masks dims 0 and 1 whatever the rank (3-D is read as N, C, L)
+        self.require(len(x) >= 2, f"expected at least a 2-D input, got {len(x)}-D")
+        return x
+
+    def keep_threshold(self) -> int:
+        """Keep a plane when its 32-bit hash is >= this (i.e. with probability 1 - p)."""
+        return min(int(round(self.p * 2.0**32)), 2**32 - 1)
+
+    def reference(self, x, step: int = 0):
+        if self.p >= 1:
+            return (x * np.float32(0)).astype(np.float32)
+        n, c = x.shape[:2]
+        keep = np.array([[plane_hash(self.seed, step, i, j) >= self.keep_threshold()
+                          for j in range(c)] for i in range(n)])
+        scale = np.float32(1.0 / (1.0 - self.p))
+        mask = np.where(keep, scale, np.float32(0)).astype(np.float32)
+        return (x * mask.reshape((n, c) + (1,) * (x.ndim - 2))).astype(np.float32)
+
+    def c_apply(self, v, at):
+        if self.p >= 1:
+            return f"{v} * 0.0f"
+        scale = c_float(1.0 / (1.0 - self.p))
+        return (f"(smelt_plane_hash({self.seed}ull, step, {at['n']}, {at['c']}) >= "
+                f"{self.keep_threshold()}u ? {v} * {scale} : {v} * 0.0f)")
+
+
+__all__ = ["Add", "Copy", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "ELU", "SELU", "ChannelAffine",
+           "Dropout2dTrain", "OpShapeError"]

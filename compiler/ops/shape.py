@@ -1,0 +1,193 @@
+"""Ops that only move data: Flatten, PixelShuffle, Upsample, Cat."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Op, Pattern, numel
+
+
+def normalize_dim(dim: int, rank: int) -> int | None:
+    """`dim` in [-rank, rank) as a non-negative index, or None when out of range."""
+    rank = max(rank, 1)
+    return dim % rank if -rank <= dim < rank else None
+
+
+class Flatten(Op):
+    """Merge dims start_dim..end_dim into one; a view, it costs no copy."""
+
+    pattern = Pattern.INJECTIVE
+
+    def __init__(self, start_dim: int, end_dim: int):
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def attrs(self):
+        return {"start_dim": self.start_dim, "end_dim": self.end_dim}
+
+    def infer_shape(self, x):
+        start, end = normalize_dim(self.start_dim, len(x)), normalize_dim(self.end_dim, len(x))
+        self.require(start is not None and end is not None,
+                     f"dims ({self.start_dim}, {self.end_dim}) out of range for a {len(x)}-D input")
+        self.require(start <= end, f"start_dim {self.start_dim} comes after end_dim {self.end_dim}")
+        if not x:
+            return (1,)
+        return tuple(x[:start]) + (math.prod(x[start:end + 1]),) + tuple(x[end + 1:])
+
+    def flops(self, in_shapes, out_shape):
+        return 0
+
+    def reference(self, x):
+        return x.reshape(self.infer_shape(x.shape))
+
+
+class PixelShuffle(Op):
+    """(*, C*r*r, H, W) -> (*, C, H*r, W*r)."""
+
+    pattern = Pattern.INJECTIVE
+
+    def __init__(self, upscale_factor: int):
+        self.r = upscale_factor
+
+    def attrs(self):
+        return {"upscale_factor": self.r}
+
+    def infer_shape(self, x):
+        self.require(len(x) >= 3, f"expected at least a 3-D input, got {len(x)}-D")
+        c, h, w = x[-3:]
+        r = self.r
+        self.require(c % (r * r) == 0,
+                     f"channels {c} are not divisible by upscale_factor^2 = {r * r}")
+        return tuple(x[:-3]) + (c // (r * r), h * r, w * r)
+
+    def flops(self, in_shapes, out_shape):
+        return 0
+
+    def reference(self, x):
+        *lead, c, h, w = x.shape
+        r = self.r
+        y = x.reshape(*lead, c // (r * r), r, r, h, w)
+        k = len(lead)
+        y = y.transpose(*range(k), k, k + 3, k + 1, k + 4, k + 2)
+        return np.ascontiguousarray(y.reshape(*lead, c // (r * r), h * r, w * r))
+
+
+class Upsample(Op):
+    """Resize H and W by nearest, nearest-exact or bilinear interpolation, indexing exactly as
+    PyTorch's CPU kernels do (scales and source positions in float32)."""
+
+    pattern = Pattern.INJECTIVE
+
+    def __init__(self, mode: str, size, scale_factor, align_corners: bool,
+                 recompute_scale_factor: bool):
+        self.mode, self.size, self.scale_factor = mode, size, scale_factor
+        self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+        if mode == "bilinear":
+            self.pattern = Pattern.OPAQUE     # reads four inputs per output
+
+    def attrs(self):
+        out = {"mode": self.mode}
+        if self.size is not None:
+            out["size"] = self.size
+        else:
+            out["scale_factor"] = self.scale_factor
+        if self.mode == "bilinear":
+            out["align_corners"] = self.align_corners
+        return out
+
+    def out_size(self, h: int, w: int) -> tuple[int, int]:
+        if self.size is not None:
+            return self.size
+        return tuple(int(math.floor(float(s) * f)) for s, f in zip((h, w), self.scale_factor))
+
+    def infer_shape(self, x):
+        self.require(len(x) == 4, f"expected a 4-D input (N, C, H, W), got {len(x)}-D")
+        oh, ow = self.out_size(*x[2:])
+        self.require(oh > 0 and ow > 0, f"output size {oh}x{ow} is not positive")
+        return (x[0], x[1], oh, ow)
+
+    def flops(self, in_shapes, out_shape):
+        return 4 * numel(out_shape) if self.mode == "bilinear" else 0
+
+    def _scale(self, size: int, out: int, axis: int) -> np.float32:
+        """PyTorch's compute_scales_value / area_pixel_compute_scale, in float32."""
+        if self.mode == "bilinear" and self.align_corners:
+            return np.float32((size - 1) / (out - 1)) if out > 1 else np.float32(0)
+        if self.scale_factor is not None and not self.recompute_scale_factor \
+                and self.scale_factor[axis] > 0:
+            return np.float32(1.0 / self.scale_factor[axis])
+        return np.float32(size / out)
+
+    def nearest_sources(self, size: int, out: int, axis: int) -> list[int]:
+        """Source index per output index along one axis."""
+        scale = self._scale(size, out, axis)
+        if self.mode == "nearest-exact":
+            return [min(int(math.floor(np.float32(o + 0.5) * scale)), size - 1) for o in range(out)]
+        if out == size:
+            return list(range(out))
+        if out == 2 * size:
+            return [o >> 1 for o in range(out)]
+        return [min(int(math.floor(np.float32(o) * scale)), size - 1) for o in range(out)]
+
+    def linear_sources(self, size: int, out: int, axis: int):
+        """Per output index: (i0, i1, lambda0, lambda1) as float32 weights."""
+        if out == size:
+            return [(o, o, np.float32(1), np.float32(0)) for o in range(out)]
+        scale = self._scale(size, out, axis)
+        result = []
+        for o in range(out):
+            if self.align_corners:
+                src = np.float32(scale * np.float32(o))
+            else:
+                src = np.float32(scale * np.float32(o + 0.5) - np.float32(0.5))
+                src = max(src, np.float32(0))
+            i0 = min(int(math.floor(src)), size - 1)
+            lam1 = np.float32(min(max(src - np.float32(i0), np.float32(0)), np.float32(1)))
+            i1 = i0 + (1 if i0 < size - 1 else 0)
+            result.append((i0, i1, np.float32(1) - lam1, lam1))
+        return result
+
+    def reference(self, x):
+        n, c, h, w = x.shape
+        oh, ow = self.out_size(h, w)
+        if self.mode != "bilinear":
+            rows, cols = self.nearest_sources(h, oh, 0), self.nearest_sources(w, ow, 1)
+            return np.ascontiguousarray(x[:, :, rows][:, :, :, cols])
+        rows, cols = self.linear_sources(h, oh, 0), self.linear_sources(w, ow, 1)
+        y = np.empty((n, c, oh, ow), dtype=np.float32)
+        for i, (h0, h1, a0, a1) in enumerate(rows):
+            for j, (w0, w1, b0, b1) in enumerate(cols):
+                top = b0 * x[:, :, h0, w0] + b1 * x[:, :, h0, w1]
+                bottom = b0 * x[:, :, h1, w0] + b1 * x[:, :, h1, w1]
+                y[:, :, i, j] = a0 * top + a1 * bottom
+        return y
+
+
+class Cat(Op):
+    """Concatenate along `dim` (already normalised); other dims must match."""
+
+    pattern = Pattern.INJECTIVE
+
+    def __init__(self, dim: int):
+        self.dim = dim
+
+    def attrs(self):
+        return {"dim": self.dim}
+
+    def infer_shape(self, *shapes):
+        first = shapes[0]
+        self.require(self.dim < len(first), f"dim {self.dim} is out of range for a "
+                     f"{len(first)}-D input")
+        for s in shapes[1:]:
+            self.require(len(s) == len(first) and all(
+                a == b for i, (a, b) in enumerate(zip(s, first)) if i != self.dim),
+                f"tensors must match in every dimension but {self.dim}")
+        return tuple(first[:self.dim]) + (sum(s[self.dim] for s in shapes),) + \
+            tuple(first[self.dim + 1:])
+
+    def flops(self, in_shapes, out_shape):
+        return 0
+
+    def reference(self, *xs):
+        return np.concatenate(xs, axis=self.dim)

@@ -1,0 +1,1 @@
+"""Planner passes: small, pure Graph -> Graph functions, each stating its invariant."""

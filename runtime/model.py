@@ -1,0 +1,184 @@
+"""CompiledModel and Kernel: checked numpy calls into the generated C.
+
+Thread safety: the intermediate arena is allocated once per model *per calling thread*
+(threading.local), so concurrent eval-mode calls share nothing writable. A model with
+mutable state (train-mode BatchNorm statistics, dropout's call counter) serialises its
+calls with a lock, as the order of updates is part of the result.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+
+def aligned_empty(count: int, dtype=np.float32, alignment: int = 64) -> np.ndarray:
+    """A 1-D array whose data starts on an `alignment`-byte boundary."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.empty(count + alignment // itemsize, dtype=dtype)
+    skip = (-raw.ctypes.data % alignment) // itemsize
+    return raw[skip:skip + count]
+
+
+def default_threads() -> int:
+    from compiler.target import physical_cores
+    env = os.environ.get("SMELT_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    return physical_cores()
+
+
+def check_array(what: str, x, shape: tuple) -> np.ndarray:
+    """A C-contiguous float32 view or copy of `x`, or a TypeError/ValueError saying why not."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{what}: expected a numpy.ndarray of float32, got {type(x).__name__}")
+    if x.dtype != np.float32:
+        raise TypeError(f"{what}: expected dtype float32, got {x.dtype}")
+    if x.shape != tuple(shape):
+        raise ValueError(f"{what}: expected shape {tuple(shape)}, got {x.shape}")
+    return np.ascontiguousarray(x)
+
+
+class Kernel:
+    """One generated C function; call it as k(inputs..., out) with numpy arrays."""
+
+    def __init__(self, model: CompiledModel, spec):
+        self._model = model
+        self.name: str = spec.name
+        self.layers: list[str] = list(spec.layers)
+        self.ops: list[str] = list(spec.kinds)
+        self.flops: int = spec.flops
+        self.source: str = spec.source
+        self.family: str = spec.family
+        self.in_shapes: list[tuple] = [tuple(s) for s in spec.in_shapes]
+        self.out_shape: tuple = tuple(spec.out_shape)
+        self._fn = getattr(model._lib, spec.name)
+
+    def __call__(self, *arrays: np.ndarray) -> np.ndarray:
+        expected = len(self.in_shapes) + 1
+        if len(arrays) != expected:
+            raise TypeError(f"kernel {self.name} takes {expected} arrays (inputs..., out), "
+                            f"got {len(arrays)}")
+        *inputs, out = arrays
+        inputs = [check_array(f"kernel {self.name} input {i}", x, s)
+                  for i, (x, s) in enumerate(zip(inputs, self.in_shapes))]
+        if not isinstance(out, np.ndarray) or out.dtype != np.float32:
+            raise TypeError(f"kernel {self.name} out: expected a float32 numpy.ndarray")
+        if out.shape != self.out_shape:
+            raise ValueError(f"kernel {self.name} out: expected shape {self.out_shape}, "
+                             f"got {out.shape}")
+        if not out.flags.c_contiguous or not out.flags.writeable:
+            raise ValueError(f"kernel {self.name} out: must be C-contiguous and writeable")
+        if any(np.shares_memory(out, x) for x in inputs):
+            raise ValueError(f"kernel {self.name} out: must not overlap an input")
+        m = self._model
+        ptrs = [m._ffi.from_buffer("float[]", x) for x in inputs]
+        with m._call_lock:
+            step = m._next_step()
+            self._fn(*ptrs, m._ffi.from_buffer("float[]", out), m._params_ptr, m._state_ptr,
+                     step, m.threads)
+        return out
+
+    def __repr__(self) -> str:
+        return (f"Kernel({self.name}: {' + '.join(self.layers)}, "
+                f"{self.flops / 1e6:.2f} MFLOP)")
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class CompiledModel:
+    """A model compiled to native code. Call it with float32 arrays of the traced shapes."""
+
+    def __init__(self, module, program, plan, state_dict: dict, threads: int | None,
+                 stateful: bool, library_path=None):
+        self._lib, self._ffi = module.lib, module.ffi
+        self.source: str = program.source
+        self.plan = plan
+        self.library_path = library_path
+        self.input_shapes = [tuple(n.shape) for n in plan.graph.inputs]
+        self.output_shapes = [tuple(n.shape) for n in plan.graph.outputs]
+        self._single_output = plan.graph.single_output
+        self._params = aligned_empty(program.params.size)
+        self._params[:] = program.params
+        self._state = program.state.copy()
+        self._state_slots = program.state_slots
+        self._state_dict = OrderedDict((k, np.array(v, copy=True)) for k, v in state_dict.items())
+        self._params_ptr = self._ffi.from_buffer("float[]", self._params)
+        self._state_ptr = self._ffi.from_buffer("double[]", self._state)
+        self._arena_floats = plan.arena_floats
+        self._local = threading.local()
+        self._stateful = stateful
+        self._call_lock = threading.Lock() if stateful else _NoLock()
+        self._step = 0
+        self.threads = default_threads() if threads is None else threads
+        self.kernels = [Kernel(self, spec) for spec in plan.kernels]
+
+    @property
+    def threads(self) -> int:
+        return self._threads
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"threads must be a positive int, got {value!r}")
+        self._threads = value
+
+    def _next_step(self) -> int:
+        """The call counter that seeds dropout masks; only advanced under the call lock."""
+        step = self._step
+        self._step += 1 if self._stateful else 0
+        return step
+
+    def _arena(self):
+        arena = getattr(self._local, "arena", None)
+        if arena is None:
+            arena = aligned_empty(max(self._arena_floats, 16))
+            self._local.arena = arena
+        return arena
+
+    def __call__(self, *inputs: np.ndarray):
+        if len(inputs) != len(self.input_shapes):
+            raise TypeError(f"the model takes {len(self.input_shapes)} input(s) of shape "
+                            f"{', '.join(map(str, self.input_shapes))}, got {len(inputs)}")
+        arrays = [check_array(f"input {i}" if len(inputs) > 1 else "input", x, s)
+                  for i, (x, s) in enumerate(zip(inputs, self.input_shapes))]
+        outputs = [np.empty(s, np.float32) for s in self.output_shapes]
+        ffi = self._ffi
+        args = [ffi.from_buffer("float[]", a) for a in arrays]
+        args += [ffi.from_buffer("float[]", o) for o in outputs]
+        arena = ffi.from_buffer("float[]", self._arena())
+        with self._call_lock:
+            step = self._next_step()
+            self._lib.smelt_forward(*args, self._params_ptr, self._state_ptr, arena, step,
+                                    self._threads)
+        return outputs[0] if self._single_output else tuple(outputs)
+
+    def state_dict(self) -> OrderedDict:
+        """Parameters and buffers under the source model's keys, as PyTorch would report them
+        (unfolded; in train mode with the running statistics of every call so far)."""
+        out = OrderedDict((k, v.copy()) for k, v in self._state_dict.items())
+        with self._call_lock:
+            for key, slot in self._state_slots.items():
+                offset = slot.offset
+                for name, size in zip(slot.names, slot.sizes):
+                    values = self._state[offset:offset + size].copy()
+                    offset += size
+                    full = f"{key}.{name}"
+                    if full not in out:
+                        continue
+                    out[full] = values.astype(out[full].dtype).reshape(out[full].shape)
+        return out
+
+    def __repr__(self) -> str:
+        shapes = ", ".join("x".join(map(str, s)) for s in self.input_shapes)
+        return (f"CompiledModel(input {shapes}, {len(self.kernels)} kernels, "
+                f"{self.plan.total_flops / 1e6:.1f} MFLOP, threads={self.threads})")
+
