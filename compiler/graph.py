@@ -186,6 +186,10 @@ class Tracer:
         name = self.module_names.get(id(module))
         return name if name is not None else f"<unnamed {type(module).__name__}>"
 
+    def layer_name(self, kind: str) -> str:
+        """The qualified name of the module being called (its class name at the root)."""
+        return self.scope[-1] or kind
+
     def scoped_name(self, kind: str) -> str:
         """A fresh name for a function-style node (`+`, cat) inside the current module."""
         base = f"{self.scope[-1]}.{kind}" if self.scope[-1] else kind

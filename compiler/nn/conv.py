@@ -16,7 +16,7 @@ def check_param_shapes(module: Module, expected: dict) -> None:
     for name, shape in expected.items():
         value = getattr(module, name)
         if value is not None and tuple(value.shape) != tuple(shape):
-            layer = current_tracer().scope[-1]
+            layer = current_tracer().layer_name(type(module).__name__)
             raise ShapeError(f"{layer} ({type(module).__name__}): parameter {name} has shape "
                              f"{tuple(value.shape)}, expected {tuple(shape)}")
 
@@ -144,7 +144,7 @@ class ConvTranspose2d(_ConvNd):
 
     def _output_padding_for(self, x_shape, output_size) -> tuple[int, int]:
         """PyTorch's rule for forward(x, output_size=...): pick output_padding to hit it."""
-        layer = current_tracer().scope[-1]
+        layer = current_tracer().layer_name("ConvTranspose2d")
         size = tuple(output_size)[-2:]
         if len(size) != 2 or not all(A.is_int(v) for v in size):
             raise ShapeError(f"{layer} (ConvTranspose2d): output_size must end with two ints, "

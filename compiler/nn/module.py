@@ -223,7 +223,7 @@ def _as_float32(value) -> np.ndarray:
 def emit(op, *inputs) -> Tensor:
     """Record `op` applied to `inputs` under the name of the module being called."""
     tracer = current_tracer()
-    return tracer.emit(op, list(inputs), tracer.scope[-1] or op.kind)
+    return tracer.emit(op, list(inputs), tracer.layer_name(op.kind))
 
 
 def emit_maybe_inplace(inplace: bool, op, x) -> Tensor:
