@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..codegen.env import c_identifier
 from ..graph import Graph, Node
 from ..ops import Flatten
-from . import conv, eltwise  # noqa: F401  (registers the lowerings)
+from . import conv, eltwise, linear, norm, pool, shape, softmax  # noqa: F401  (registers)
 from .base import REGISTRY, KernelSpec, Step
 
 #: ops that run no kernel: their output is a view of their input's buffer

@@ -42,7 +42,9 @@ class BatchNorm2d(Module):
         batch_stats = self.training or not self.track_running_stats
         update = self.training and self.track_running_stats
         return emit(ops.BatchNorm2d(c, self.eps, self.momentum, self.weight, self.bias,
-                                    self.running_mean, self.running_var, batch_stats, update), x)
+                                    self.running_mean, self.running_var, batch_stats, update,
+                                    0 if self.num_batches_tracked is None
+                                    else int(self.num_batches_tracked)), x)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -15,8 +15,9 @@ class BatchNorm2d(Op):
     """
 
     def __init__(self, num_features, eps, momentum, weight, bias, running_mean, running_var,
-                 batch_stats: bool, update_stats: bool):
+                 batch_stats: bool, update_stats: bool, num_batches_tracked: int = 0):
         self.num_features, self.eps, self.momentum = num_features, float(eps), momentum
+        self.num_batches_tracked = int(num_batches_tracked)
         self.batch_stats, self.update_stats = batch_stats, update_stats
         self.params = {k: v for k, v in (("weight", weight), ("bias", bias),
                                          ("running_mean", running_mean),

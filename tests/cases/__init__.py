@@ -1,6 +1,7 @@
 """Every layer case, one file per layer family."""
-from . import activation, conv
+from . import activation, conv, linear, norm, pool, shape, softmax
 
-CASES = [*conv.CASES, *activation.CASES]
+CASES = [*conv.CASES, *activation.CASES, *linear.CASES, *norm.CASES, *softmax.CASES,
+         *pool.CASES, *shape.CASES]
 BY_ID = {c.id: c for c in CASES}
 assert len(BY_ID) == len(CASES), "duplicate case ids"

@@ -1,0 +1,1 @@
+"""Lowerings: linear family (to be written)."""

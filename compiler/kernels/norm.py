@@ -1,0 +1,1 @@
+"""Lowerings: norm family (to be written)."""

@@ -1,0 +1,1 @@
+"""Lowerings: pool family (to be written)."""

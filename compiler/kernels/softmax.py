@@ -1,0 +1,1 @@
+"""Lowerings: softmax family (to be written)."""

@@ -1,0 +1,3 @@
+from ..frameworks import Case
+
+CASES: list[Case] = []
