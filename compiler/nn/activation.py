@@ -87,7 +87,8 @@ class Softmax(Module):
             dim = 0 if rank in (0, 1, 3) else 1
         axis = normalize_dim(dim, rank)
         if axis is None:
-            raise ShapeError(f"{current_tracer().layer_name("Softmax")} (Softmax): dim {dim} is out of range "
+            layer = current_tracer().layer_name("Softmax")
+            raise ShapeError(f"{layer} (Softmax): dim {dim} is out of range "
                              f"for a {rank}-D input of shape {x.shape}")
         return emit(ops.Softmax(axis), x)
 
