@@ -171,7 +171,7 @@ class CompiledModel:
                 for name, size in zip(slot.names, slot.sizes):
                     values = self._state[offset:offset + size].copy()
                     offset += size
-                    full = f"{key}.{name}"
+                    full = f"{key}.{name}" if key else name
                     if full not in out:
                         continue
                     out[full] = values.astype(out[full].dtype).reshape(out[full].shape)

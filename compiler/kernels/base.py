@@ -41,7 +41,7 @@ class Constant:
 class StateSlot:
     """Mutable float64 state (BatchNorm running statistics) shared by every call of a module."""
 
-    key: str                     # state_dict prefix, e.g. "features.1"
+    key: str                     # state_dict prefix, e.g. "features.1" ("" for a root module)
     names: tuple[str, ...]       # e.g. ("running_mean", "running_var", "num_batches_tracked")
     sizes: tuple[int, ...]
     initial: tuple[np.ndarray, ...]

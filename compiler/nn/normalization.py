@@ -6,6 +6,7 @@ import numpy as np
 from .. import ops
 from . import _args as A
 from .conv import check_param_shapes
+from ..graph import current_tracer
 from .module import Module, emit
 
 
@@ -41,10 +42,12 @@ class BatchNorm2d(Module):
                                                       "running_var")})
         batch_stats = self.training or not self.track_running_stats
         update = self.training and self.track_running_stats
-        return emit(ops.BatchNorm2d(c, self.eps, self.momentum, self.weight, self.bias,
+        op = ops.BatchNorm2d(c, self.eps, self.momentum, self.weight, self.bias,
                                     self.running_mean, self.running_var, batch_stats, update,
                                     0 if self.num_batches_tracked is None
-                                    else int(self.num_batches_tracked)), x)
+                                    else int(self.num_batches_tracked))
+        op.state_prefix = current_tracer().scope[-1]     # state_dict prefix ("" at the root)
+        return emit(op, x)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
