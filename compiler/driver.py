@@ -30,7 +30,7 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive int, got {threads!r}")
     if isinstance(model, Graph):
-        graph, state_dict, title = model, {}, "traced graph"
+        graph, state_dict, title = model, model.state, "traced graph"
         if input_shape is not None:
             shapes, _ = normalize_input_shapes(input_shape)
             if shapes != [n.shape for n in graph.inputs]:
@@ -39,8 +39,8 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
     elif isinstance(model, Module):
         if input_shape is None:
             raise TypeError("compile() needs input_shape for a Module")
-        graph, state_dict, title = trace(model, input_shape), model.state_dict(), \
-            type(model).__name__
+        graph = trace(model, input_shape)
+        state_dict, title = graph.state, type(model).__name__
     else:
         raise TypeError(f"compile expects a compiler.nn.Module or a Graph, got "
                         f"{type(model).__name__}")

@@ -10,6 +10,8 @@ import copy
 import threading
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from .errors import ShapeError, TraceError
 from .ops.base import Op, OpShapeError
 
@@ -51,11 +53,12 @@ class Graph:
     """Inputs, compute nodes in a valid execution order, and outputs."""
 
     def __init__(self, inputs: list[Node], nodes: list[Node], outputs: list[Node],
-                 single_output: bool = True):
+                 single_output: bool = True, state: dict | None = None):
         self.inputs = inputs
         self.nodes = nodes
         self.outputs = outputs
         self.single_output = single_output
+        self.state = state if state is not None else {}   # the traced model's state_dict
         self.renumber()
 
     def renumber(self) -> None:
@@ -93,7 +96,7 @@ class Graph:
             return memo[id(node)]
 
         return Graph([clone(n) for n in self.inputs], [clone(n) for n in self.nodes],
-                     [clone(n) for n in self.outputs], self.single_output)
+                     [clone(n) for n in self.outputs], self.single_output, self.state)
 
     def __str__(self) -> str:
         ins = ", ".join(f"%{n.id}: {format_shape(n.shape)}" for n in self.inputs)
@@ -258,7 +261,8 @@ def trace(model, input_shape) -> Graph:
         raise TraceError(f"{type(model).__name__}.forward must return a tensor or a tuple of "
                          f"tensors, got {type(result).__name__}")
     outputs = [r.node for r in results]
-    return Graph(inputs, live_nodes(tracer.nodes, outputs), outputs, single)
+    state = {k: np.array(v, copy=True) for k, v in model.state_dict().items()}
+    return Graph(inputs, live_nodes(tracer.nodes, outputs), outputs, single, state)
 
 
 def live_nodes(nodes: Iterable[Node], outputs: list[Node]) -> list[Node]:

@@ -72,11 +72,15 @@ def flags_for(isa: str, sanitize: bool) -> tuple[str, ...]:
     return KERNEL_FLAGS + ISA_FLAGS[isa] + (SANITIZE_FLAGS if sanitize else ())
 
 
-@functools.cache
 def compiler_identity(cache_root: str) -> str:
     """The compiler's path and `--version`, remembered on disk by the binary's path, size and
     mtime, so a warm start never runs the compiler, not even to ask its version."""
-    cc = c_compiler()
+    return _compiler_identity(cache_root, tuple(c_compiler()))     # $CC may change in-process
+
+
+@functools.cache
+def _compiler_identity(cache_root: str, cc: tuple[str, ...]) -> str:
+    cc = list(cc)
     path = shutil.which(cc[0]) or cc[0]
     try:
         st = os.stat(path)

@@ -79,6 +79,7 @@ def randomize_batchnorm(module, rng: np.random.Generator) -> None:
                 if m.track_running_stats:
                     m.running_mean.copy_(torch.from_numpy(rng.standard_normal(c).astype(np.float32)))
                     m.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 2, c).astype(np.float32)))
-                if m.affine:
+                if m.weight is not None:
                     m.weight.copy_(torch.from_numpy(rng.uniform(0.5, 1.5, c).astype(np.float32)))
+                if m.bias is not None:
                     m.bias.copy_(torch.from_numpy(rng.standard_normal(c).astype(np.float32)))

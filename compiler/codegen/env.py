@@ -41,22 +41,29 @@ def render(template: str, **context) -> str:
 
 
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]+")
+C_KEYWORDS = frozenset(
+    "auto break case char const continue default do double else enum extern float for goto if "
+    "inline int long register restrict return short signed sizeof static struct switch typedef "
+    "union unsigned void volatile while asm typeof".split())
 
 
 def c_identifier(*parts: str, max_len: int = 60) -> str:
     """A C identifier made from user-supplied names: letters, digits and '_' only, never
-    starting with a digit, never a reserved `__` or `_X` form. Callers add a unique prefix."""
+    starting with a digit, never a keyword, never a reserved `__` or `_X` form. Callers add
+    a unique prefix."""
     text = "_".join(_NOT_IDENT.sub("_", str(p)) for p in parts if str(p))
     text = re.sub(r"_+", "_", text).strip("_")
     if not text:
         text = "anon"
-    if text[0].isdigit():
+    text = text[:max_len].rstrip("_")
+    if text[0].isdigit() or text in C_KEYWORDS:
         text = "n" + text
-    return text[:max_len].rstrip("_")
+    return text
 
 
 def c_comment(text) -> str:
-    """Text safe inside /* ... */: no comment terminators, no line breaks, printable ASCII."""
-    text = str(text).replace("*/", "* /").replace("/*", "/ *")
-    text = "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text)
-    return text.replace("\\", "/")
+    """Text safe inside /* ... */: printable ASCII, no line breaks or backslashes, no comment
+    delimiters and no trigraphs (`??/` is a backslash to a compiler that honours them)."""
+    text = "".join(ch if 32 <= ord(ch) < 127 and ch != "\\" else "?" for ch in str(text))
+    text = text.replace("*/", "* /").replace("/*", "/ *")
+    return re.sub(r"\?(?=\?)", "? ", text)

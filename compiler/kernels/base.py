@@ -92,6 +92,8 @@ class KernelSpec:
             at = {"n": n, "c": c, "off": off, "operands": step.operands,
                   "param": lambda name, prefix=step.prefix: f"{prefix}_{name}"}
             lines.append(f"{v} = {step.op.c_apply(v, at)};")
+        if not any(off in line for line in lines):      # templates declare `off` for the steps
+            lines.insert(0, f"(void)({off});")          # that read it; keep -Wunused quiet
         return "\n".join(lines)
 
     @property

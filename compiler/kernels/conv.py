@@ -1,7 +1,7 @@
 """Lowerings of Conv2d, ConvTranspose2d and Pad."""
 from __future__ import annotations
 
-from ..ops.conv import Conv2d
+from ..ops.conv import Conv2d, ConvTranspose2d
 from .base import KernelSpec, register
 from .util import parallel_if
 
@@ -34,4 +34,32 @@ def conv2d_direct(spec: KernelSpec, target) -> bool:
                     ow_lo=[c[0] for c in cols], ow_hi=[c[1] for c in cols],
                     parallel=parallel_if(spec.flops))
     spec.note = "reference direct convolution, NCHW, threads over (n, oc)"
+    return True
+
+
+@register(ConvTranspose2d, "conv_transpose2d_direct")
+def conv_transpose2d_direct(spec: KernelSpec, target) -> bool:
+    """Per (n, oc) output plane, every (ic, kh, kw) tap adds one input row into a strided row
+    of the plane: output (ih*s + k*d - p) for the inputs ih whose target lies in the plane."""
+    op = spec.node.op
+    n, ic, h, w = spec.in_shapes[0]
+    _, oc, oh, ow = spec.out_shape
+    kh, kw = op.kernel_size
+    (sh, sw), (dh, dw), (ph, pw) = op.stride, op.dilation, op.padding
+    icg, ocg = ic // op.groups, oc // op.groups
+    # inputs ih (iw) in [lo, hi) whose output row (col) for tap kh (kw) lies inside the output
+    rows = [valid_range(h, oh, sh, i * dh - ph) for i in range(kh)]
+    cols = [valid_range(w, ow, sw, j * dw - pw) for j in range(kw)]
+    # (C_in, C_out/g, kH, kW) -> (C_out, C_in/g, kH, kW): each output channel's taps contiguous
+    weight = op.params["weight"].reshape(op.groups, icg, ocg, kh, kw).transpose(0, 2, 1, 3, 4)
+    spec.template = "conv_transpose2d.c.j2"
+    spec.constant("weight", weight.reshape(oc, icg, kh, kw), f"{oc}x{icg}x{kh}x{kw} (oc-major)")
+    if "bias" in op.params:
+        spec.constant("bias", op.params["bias"], f"{oc}")
+    spec.ctx = dict(n=n, ic=ic, h=h, w=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw,
+                    dh=dh, dw=dw, ph=ph, pw=pw, icg=icg, ocg=ocg, has_bias="bias" in op.params,
+                    ih_lo=[r[0] for r in rows], ih_hi=[r[1] for r in rows],
+                    iw_lo=[c[0] for c in cols], iw_hi=[c[1] for c in cols],
+                    parallel=parallel_if(spec.flops))
+    spec.note = "reference transposed convolution, NCHW, threads over (n, oc) output planes"
     return True

@@ -1,1 +1,36 @@
-"""Lowerings: norm family (to be written)."""
+"""Lowering of BatchNorm2d with batch statistics (train mode, or track_running_stats=False).
+
+Eval-mode BatchNorm with running statistics never gets here: fold_bn merges it into the
+convolution in front, bn_to_affine turns the rest into a fusable ChannelAffine.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.norm import BatchNorm2d
+from .base import KernelSpec, StateSlot, register
+from .util import parallel_if
+
+
+@register(BatchNorm2d, "batchnorm_batch_stats")
+def batchnorm_batch_stats(spec: KernelSpec, target) -> bool:
+    op = spec.node.op
+    if not op.batch_stats:
+        return False
+    n, c, h, w = spec.in_shapes[0]
+    spec.template = "batchnorm_train.c.j2"
+    for name in ("weight", "bias"):
+        if name in op.params:
+            spec.constant(name, op.params[name], f"{c}")
+    if op.update_stats:
+        spec.state_slots.append(StateSlot(
+            key=op.state_prefix, names=("running_mean", "running_var", "num_batches_tracked"),
+            sizes=(c, c, 1),
+            initial=(op.params["running_mean"], op.params["running_var"],
+                     np.array([op.num_batches_tracked]))))
+    spec.ctx = dict(n=n, channels=c, hw=h * w, count=n * h * w, eps=op.eps, momentum=op.momentum,
+                    has_weight="weight" in op.params, has_bias="bias" in op.params,
+                    update_stats=op.update_stats, parallel=parallel_if(spec.out_numel * 8))
+    spec.note = ("two-pass batch statistics in double, then normalise; threads over channels"
+                 + ("; updates running statistics" if op.update_stats else ""))
+    return True

@@ -1,1 +1,96 @@
-"""Lowerings: pool family (to be written)."""
+"""Lowerings of MaxPool2d, AvgPool2d and AdaptiveAvgPool2d.
+
+All three run one template, pool2d.c.j2, driven by per-axis window tables computed here: for
+every output row (column) the first input row (column) of its window that lies inside the
+input, how many taps of the window do, and for averages the divisor factor of that axis.
+PyTorch's padding and ceil-mode rules live in these tables, so the C has no bounds checks.
+"""
+from __future__ import annotations
+
+import math
+
+from ..ops.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .base import KernelSpec, register
+from .shape import plane_nc
+from .util import parallel_if
+
+
+def clipped_taps(start: int, kernel: int, dilation: int, size: int) -> tuple[int, int]:
+    """(first valid input index, number of valid taps) of the taps start + t*dilation,
+    t < kernel, that fall inside [0, size). (0, 0) when none does."""
+    lo = (-start + dilation - 1) // dilation if start < 0 else 0
+    hi = min(kernel, (size - 1 - start) // dilation + 1) if start <= size - 1 else 0
+    if hi <= lo:
+        return 0, 0
+    return start + lo * dilation, hi - lo
+
+
+def window_tables(op, size: int, axis: int):
+    """MaxPool2d / AvgPool2d tables along one axis: (first, count, divisor factor) per output."""
+    k, p, d = op.kernel_size[axis], op.padding[axis], op.dilation[axis]
+    first, count, factor = [], [], []
+    for start, _ in op.windows(size, axis):
+        f, n = clipped_taps(start, k, d, size)
+        first.append(f)
+        count.append(n)
+        if isinstance(op, AvgPool2d):
+            if op.divisor_override:
+                factor.append(op.divisor_override if axis == 0 else 1)
+            elif op.count_include_pad:       # the window clipped to the padded input
+                factor.append(min(start + k, size + p) - start)
+            else:                            # the window clipped to the input
+                factor.append(max(n, 1))
+    return first, count, factor
+
+
+def lower_pool(spec: KernelSpec, kind: str, divide: str, rows, cols, dilation, note: str) -> bool:
+    """Fill `spec` for pool2d.c.j2. kind: "max" or "avg"; divide: "product" (sum / (fr * fc))
+    or "each" (sum / fr / fc); rows/cols: (first, count, factor) tables."""
+    *lead, h, w = spec.in_shapes[0]
+    oh, ow = spec.out_shape[-2:]
+    n_expr, c_expr = plane_nc(spec.out_shape)
+    moved = 4 * (math.prod(spec.in_shapes[0]) + spec.out_numel)      # bytes
+    spec.template = "pool2d.c.j2"
+    spec.ctx = dict(kind=kind, divide=divide, planes=math.prod(lead), h=h, w=w, oh=oh, ow=ow,
+                    row_first=rows[0], row_count=rows[1], row_factor=rows[2],
+                    col_first=cols[0], col_count=cols[1], col_factor=cols[2],
+                    row_step=dilation[0] * w, col_step=dilation[1], n_expr=n_expr, c_expr=c_expr,
+                    parallel=parallel_if(max(spec.flops, moved)))
+    spec.note = note + "; threads over (plane, output row)"
+    return True
+
+
+@register(MaxPool2d, "pool2d_max")
+def maxpool2d(spec: KernelSpec, target) -> bool:
+    op = spec.node.op
+    h, w = spec.in_shapes[0][-2:]
+    return lower_pool(spec, "max", "", window_tables(op, h, 0), window_tables(op, w, 1),
+                      op.dilation, "reference max pooling, NCHW, NaN-propagating max over "
+                      "clipped window tables")
+
+
+@register(AvgPool2d, "pool2d_avg")
+def avgpool2d(spec: KernelSpec, target) -> bool:
+    """PyTorch sums the window in float, row by row, and divides once by an integer divisor."""
+    op = spec.node.op
+    h, w = spec.in_shapes[0][-2:]
+    return lower_pool(spec, "avg", "product", window_tables(op, h, 0), window_tables(op, w, 1),
+                      (1, 1), "reference average pooling, NCHW, float sum over clipped window "
+                      "tables")
+
+
+@register(AdaptiveAvgPool2d, "pool2d_adaptive_avg")
+def adaptive_avgpool2d(spec: KernelSpec, target) -> bool:
+    """PyTorch divides the float window sum by the row count, then by the column count; for a
+    1x1 output it takes the mean instead (one division by H*W)."""
+    h, w = spec.in_shapes[0][-2:]
+    oh, ow = spec.out_shape[-2:]
+
+    def tables(size, out):
+        windows = AdaptiveAvgPool2d.windows(size, out)
+        counts = [end - start for start, end in windows]
+        return [start for start, _ in windows], counts, counts
+
+    divide = "product" if (oh, ow) == (1, 1) else "each"
+    return lower_pool(spec, "avg", divide, tables(h, oh), tables(w, ow), (1, 1),
+                      "reference adaptive average pooling, NCHW, float sum over window tables")

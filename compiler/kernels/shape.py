@@ -1,1 +1,135 @@
-"""Lowerings: shape family (to be written)."""
+"""Lowerings of the data-movement ops: Upsample, Pad, PixelShuffle and Cat.
+
+Nearest upsampling, reflect/replicate/circular padding and pixel shuffle are one kernel,
+gather2d.c.j2: each output plane reads one block of the input, and every output element's
+offset inside that block is a row term plus a column term, both from small tables computed
+here. Only those tables differ between the three ops, so the C stays one short loop nest.
+Bilinear upsampling (four taps, float weights) and Cat (several inputs) have their own.
+"""
+from __future__ import annotations
+
+import math
+
+from ..ops.conv import Pad
+from ..ops.shape import Cat, PixelShuffle, Upsample
+from .base import KernelSpec, register
+from .util import nc_inner, parallel_if
+
+
+def plane_nc(shape) -> tuple[str, str]:
+    """C expressions of the epilogue's n (index in dim 0) and c (index in dim 1) for a kernel
+    that loops over planes `p` (every dim before the last two), then `oh`, then `ow`."""
+    lead = tuple(shape[:-2])
+    if not lead:
+        return "oh", "ow"
+    if len(lead) == 1:
+        return "p", "oh"
+    per_n, per_c = math.prod(lead[1:]), math.prod(lead[2:])
+    n = f"(p / {per_n})"
+    c = f"(p % {lead[1]})" if per_c == 1 else f"(p / {per_c} % {lead[1]})"
+    return n, c
+
+
+def lower_gather(spec: KernelSpec, plane_in: int, rows: list[int], cols: list[int],
+                 note: str) -> bool:
+    """out[p][oh][ow] = in0[p * plane_in + rows[oh] + cols[ow]]."""
+    *lead, oh, ow = spec.out_shape
+    n_expr, c_expr = plane_nc(spec.out_shape)
+    spec.template = "gather2d.c.j2"
+    spec.ctx = dict(planes=math.prod(lead), plane_in=plane_in, oh=oh, ow=ow, rows=rows, cols=cols,
+                    n_expr=n_expr, c_expr=c_expr, parallel=parallel_if(8 * spec.out_numel))
+    spec.note = note + "; threads over (plane, output row)"
+    return True
+
+
+@register(Upsample, "gather2d_nearest")
+def upsample_nearest(spec: KernelSpec, target) -> bool:
+    op = spec.node.op
+    if op.mode not in ("nearest", "nearest-exact"):
+        return False
+    h, w = spec.in_shapes[0][2:]
+    oh, ow = spec.out_shape[2:]
+    small = op.small_output(oh, ow)
+    rows = [r * w for r in op.nearest_sources(h, oh, 0, small)]
+    cols = op.nearest_sources(w, ow, 1, small)
+    return lower_gather(spec, h * w, rows, cols,
+                        f"{op.mode} upsampling as a gather with PyTorch's source-index tables")
+
+
+def pad_source(i: int, before: int, size: int, mode: str) -> int:
+    """The input index that padded index `i` copies (PyTorch's reflect/replicate/circular)."""
+    j = i - before
+    if mode == "reflect":                    # mirror without repeating the edge
+        j = -j if j < 0 else j
+        return 2 * (size - 1) - j if j >= size else j
+    if mode == "replicate":
+        return min(max(j, 0), size - 1)
+    return j % size                          # circular
+
+
+@register(Pad, "gather2d_pad")
+def pad(spec: KernelSpec, target) -> bool:
+    op = spec.node.op
+    h, w = spec.in_shapes[0][2:]
+    oh, ow = spec.out_shape[2:]
+    pt, _, pl, _ = op.padding
+    rows = [pad_source(i, pt, h, op.mode) * w for i in range(oh)]
+    cols = [pad_source(j, pl, w, op.mode) for j in range(ow)]
+    return lower_gather(spec, h * w, rows, cols, f"{op.mode} padding as a gather")
+
+
+@register(PixelShuffle, "gather2d_pixel_shuffle")
+def pixel_shuffle(spec: KernelSpec, target) -> bool:
+    """Output plane (.., c) reads input channels c*r*r .. c*r*r + r*r - 1; output (oh, ow)
+    is input channel (oh % r) * r + ow % r of that block at (oh / r, ow / r)."""
+    r = spec.node.op.r
+    h, w = spec.in_shapes[0][-2:]
+    oh, ow = spec.out_shape[-2:]
+    rows = [(i % r) * r * h * w + (i // r) * w for i in range(oh)]
+    cols = [(j % r) * h * w + j // r for j in range(ow)]
+    return lower_gather(spec, r * r * h * w, rows, cols, f"pixel shuffle r={r} as a gather")
+
+
+@register(Upsample, "upsample_bilinear")
+def upsample_bilinear(spec: KernelSpec, target) -> bool:
+    """y = a0 * (b0*x00 + b1*x01) + a1 * (b0*x10 + b1*x11), the order of PyTorch's generic
+    CPU kernel, with its float32 source indices and weights as literal tables."""
+    op = spec.node.op
+    if op.mode != "bilinear":
+        return False
+    h, w = spec.in_shapes[0][2:]
+    oh, ow = spec.out_shape[2:]
+    rows, cols = op.linear_sources(h, oh, 0), op.linear_sources(w, ow, 1)
+    n_expr, c_expr = plane_nc(spec.out_shape)
+    spec.template = "upsample_bilinear.c.j2"
+    spec.ctx = dict(planes=math.prod(spec.out_shape[:2]), h=h, w=w, oh=oh, ow=ow,
+                    row0=[r[0] * w for r in rows], row1=[r[1] * w for r in rows],
+                    a0=[float(r[2]) for r in rows], a1=[float(r[3]) for r in rows],
+                    col0=[q[0] for q in cols], col1=[q[1] for q in cols],
+                    b0=[float(q[2]) for q in cols], b1=[float(q[3]) for q in cols],
+                    n_expr=n_expr, c_expr=c_expr,
+                    parallel=parallel_if(max(spec.flops, 8 * spec.out_numel)))
+    spec.note = (f"bilinear upsampling (align_corners={op.align_corners}), NCHW, weight tables; "
+                 "threads over (plane, output row)")
+    return True
+
+
+@register(Cat, "cat")
+def cat(spec: KernelSpec, target) -> bool:
+    """Viewing each tensor as [outer][rest] (outer = dims before `dim`), input i's rows of
+    len_i floats land at column col_i of the output's rows; one parallel copy per input."""
+    dim = spec.node.op.dim
+    shape = spec.out_shape
+    outer, inner = math.prod(shape[:dim]), math.prod(shape[dim + 1:])
+    parts, col = [], 0
+    for s in spec.in_shapes[:spec.anchor_arity]:
+        length = s[dim] * inner
+        parts.append(dict(len=length, col=col, parallel=parallel_if(8 * outer * length)))
+        col += length
+    _, channels, plane = nc_inner(shape)
+    n_expr = "0" if math.prod(shape) == channels * plane else f"(off / {channels * plane})"
+    c_expr = "0" if channels == 1 else f"(off / {plane} % {channels})"
+    spec.template = "cat.c.j2"
+    spec.ctx = dict(outer=outer, row=col, parts=parts, n_expr=n_expr, c_expr=c_expr)
+    spec.note = f"concatenation along dim {dim}: one row copy per input, threads over rows"
+    return True

@@ -68,8 +68,15 @@ class Module:
             self._non_persistent.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
+        """As torch: any non-empty string without '.' (state_dict keys are dotted paths)."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if not isinstance(name, str):
+            raise TypeError(f"module name should be a string. Got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f'module name can\'t contain ".", got: {name}')
+        if name == "":
+            raise KeyError('module name can\'t be empty string ""')
         self._modules[name] = module
 
     register_module = add_module
@@ -83,14 +90,19 @@ class Module:
     def children(self) -> Iterator[Module]:
         return (m for _, m in self.named_children())
 
-    def named_modules(self, memo=None, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+    def named_modules(self, memo=None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """(qualified name, module) for this module and every descendant; a module reachable
+        by several paths is listed once unless remove_duplicate=False (as torch)."""
+        if remove_duplicate:
+            memo = set() if memo is None else memo
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self.named_children():
-            yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+            yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name,
+                                       remove_duplicate)
 
     def modules(self) -> Iterator[Module]:
         return (m for _, m in self.named_modules())
@@ -120,7 +132,7 @@ class Module:
     def state_dict(self) -> OrderedDict:
         """Parameters and persistent buffers under PyTorch's keys (the arrays themselves)."""
         out = OrderedDict()
-        for mod_name, m in self.named_modules():
+        for mod_name, m in self.named_modules(remove_duplicate=False):   # torch lists every path
             prefix = f"{mod_name}." if mod_name else ""
             for name, value in m._parameters.items():
                 if value is not None:
@@ -133,7 +145,7 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy values in by key; raise on missing/unexpected keys (if strict) or wrong shapes."""
         targets = {}
-        for mod_name, m in self.named_modules():
+        for mod_name, m in self.named_modules(remove_duplicate=False):
             prefix = f"{mod_name}." if mod_name else ""
             for table in (m._parameters, m._buffers):
                 for name, value in table.items():

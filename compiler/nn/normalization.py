@@ -14,7 +14,7 @@ class BatchNorm2d(Module):
     """Batch normalisation over (N, H, W) per channel; running statistics as in PyTorch."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None):
+                 track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         self.num_features = A.integer("BatchNorm2d", "num_features", num_features, 1)
         self.eps = A.real("BatchNorm2d", "eps", eps)
@@ -25,9 +25,10 @@ class BatchNorm2d(Module):
         self.track_running_stats = A.boolean("BatchNorm2d", "track_running_stats",
                                              track_running_stats)
         A.device_dtype("BatchNorm2d", device, dtype)
+        has_bias = A.boolean("BatchNorm2d", "bias", bias)  # keyword-only, as torch: scale, no shift
         c = self.num_features
         self.register_parameter("weight", np.ones(c, np.float32) if affine else None)
-        self.register_parameter("bias", np.zeros(c, np.float32) if affine else None)
+        self.register_parameter("bias", np.zeros(c, np.float32) if affine and has_bias else None)
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(c, np.float32))
             self.register_buffer("running_var", np.ones(c, np.float32))
@@ -42,7 +43,10 @@ class BatchNorm2d(Module):
                                                       "running_var")})
         batch_stats = self.training or not self.track_running_stats
         update = self.training and self.track_running_stats
-        op = ops.BatchNorm2d(c, self.eps, self.momentum, self.weight, self.bias,
+        bias = self.bias
+        if self.weight is not None and bias is None:     # bias=False: a zero shift, as torch
+            bias = np.zeros(c, np.float32)
+        op = ops.BatchNorm2d(c, self.eps, self.momentum, self.weight, bias,
                                     self.running_mean, self.running_var, batch_stats, update,
                                     0 if self.num_batches_tracked is None
                                     else int(self.num_batches_tracked))

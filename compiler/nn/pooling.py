@@ -25,7 +25,7 @@ class MaxPool2d(Module):
          self.dilation) = _window_args("MaxPool2d", kernel_size, stride, padding, dilation)
         if return_indices:
             A.reject("MaxPool2d", "return_indices", return_indices,
-                     "smelt compiles inference graphs and does not return pooling indices")
+                     "only return_indices=False: smelt does not return pooling indices")
         self.return_indices = False
         self.ceil_mode = A.boolean("MaxPool2d", "ceil_mode", ceil_mode)
 
@@ -67,18 +67,18 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size):
         super().__init__()
-        sizes = (output_size, output_size) if A.is_int(output_size) or output_size is None \
-            else tuple(output_size)
-        if len(sizes) != 2 or not all(s is None or A.is_int(s) for s in sizes):
-            raise TypeError(f"AdaptiveAvgPool2d: output_size must be an int, None or a pair of "
-                            f"them, got {output_size!r}")
+        sizes = (output_size, output_size) if A.is_int(output_size) else \
+            tuple(output_size) if isinstance(output_size, (tuple, list)) else None
+        if sizes is None or len(sizes) != 2 or not all(s is None or A.is_int(s) for s in sizes):
+            raise TypeError(f"AdaptiveAvgPool2d: output_size must be an int or a pair of ints "
+                            f"(None keeps that input size), got {output_size!r}")
         if any(s is not None and s < 1 for s in sizes):
             A.reject("AdaptiveAvgPool2d", "output_size", output_size, "sizes must be >= 1")
         self.output_size = output_size
 
     def forward(self, x):
         sizes = self.output_size
-        sizes = (sizes, sizes) if A.is_int(sizes) or sizes is None else tuple(sizes)
+        sizes = (sizes, sizes) if A.is_int(sizes) else tuple(sizes)
         return emit(ops.AdaptiveAvgPool2d(sizes), x)
 
     def extra_repr(self) -> str:

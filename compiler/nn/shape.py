@@ -52,6 +52,9 @@ class Upsample(Module):
         if align_corners is not None and mode != "bilinear":
             A.reject("Upsample", "align_corners", align_corners,
                      "align_corners can only be set with the interpolating mode 'bilinear'")
+        if recompute_scale_factor and size is not None:
+            A.reject("Upsample", "recompute_scale_factor", recompute_scale_factor,
+                     "it only applies with scale_factor (as in PyTorch), not with size")
         self.size = None if size is None else A.pair("Upsample", "size", size, 1)
         self.scale_factor = None
         if scale_factor is not None:

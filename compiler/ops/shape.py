@@ -14,6 +14,13 @@ def normalize_dim(dim: int, rank: int) -> int | None:
     return dim % rank if -rank <= dim < rank else None
 
 
+def fma_f32(a, b, c) -> np.float32:
+    """a * b + c rounded once to float32, as PyTorch's x86 builds compute `scale * (o + 0.5) -
+    0.5` (the compiler contracts it into an FMA). Exact in float64 for the small operands of
+    index arithmetic (a float32 times a half-integer, plus a half-integer), then rounded."""
+    return np.float32(float(np.float32(a)) * float(b) + float(c))
+
+
 class Flatten(Op):
     """Merge dims start_dim..end_dim into one; a view, it costs no copy."""
 
@@ -119,14 +126,29 @@ class Upsample(Op):
             return np.float32(1.0 / self.scale_factor[axis])
         return np.float32(size / out)
 
-    def nearest_sources(self, size: int, out: int, axis: int) -> list[int]:
-        """Source index per output index along one axis."""
+    #: PyTorch's CPU kernel depends on the output size (UpSampleKernel.cpp,
+    #: _use_vectorized_kernel_cond_2d): up to oh + ow = 128 it indexes with nearest_idx, which
+    #: copies when out == in and halves when out == 2 * in whatever the scale factor; above
+    #: that its generic kernel always floors o * scale, and rounds nearest-exact differently.
+    SMALL_OUTPUT = 128
+
+    def small_output(self, oh: int, ow: int) -> bool:
+        return oh + ow <= self.SMALL_OUTPUT
+
+    def nearest_sources(self, size: int, out: int, axis: int, small: bool = True) -> list[int]:
+        """Source index per output index along one axis; `small` as small_output(oh, ow)."""
         scale = self._scale(size, out, axis)
+        half = np.float32(0.5)
         if self.mode == "nearest-exact":
-            return [min(int(math.floor(np.float32(o + 0.5) * scale)), size - 1) for o in range(out)]
-        if out == size:
+            if small:       # nearest_exact_idx: floor((o + 0.5) * scale)
+                srcs = [np.float32(o + 0.5) * scale for o in range(out)]
+            else:           # HelperInterpNearestExact: floor(max((o + 0.5) * scale - 0.5, 0) + 0.5)
+                srcs = [max(fma_f32(scale, o + 0.5, -0.5), np.float32(0)) + half
+                        for o in range(out)]
+            return [min(int(math.floor(s)), size - 1) for s in srcs]
+        if small and out == size:
             return list(range(out))
-        if out == 2 * size:
+        if small and out == 2 * size:
             return [o >> 1 for o in range(out)]
         return [min(int(math.floor(np.float32(o) * scale)), size - 1) for o in range(out)]
 
@@ -140,8 +162,7 @@ class Upsample(Op):
             if self.align_corners:
                 src = np.float32(scale * np.float32(o))
             else:
-                src = np.float32(scale * np.float32(o + 0.5) - np.float32(0.5))
-                src = max(src, np.float32(0))
+                src = max(fma_f32(scale, o + 0.5, -0.5), np.float32(0))
             i0 = min(int(math.floor(src)), size - 1)
             lam1 = np.float32(min(max(src - np.float32(i0), np.float32(0)), np.float32(1)))
             i1 = i0 + (1 if i0 < size - 1 else 0)
@@ -152,7 +173,9 @@ class Upsample(Op):
         n, c, h, w = x.shape
         oh, ow = self.out_size(h, w)
         if self.mode != "bilinear":
-            rows, cols = self.nearest_sources(h, oh, 0), self.nearest_sources(w, ow, 1)
+            small = self.small_output(oh, ow)
+            rows = self.nearest_sources(h, oh, 0, small)
+            cols = self.nearest_sources(w, ow, 1, small)
             return np.ascontiguousarray(x[:, :, rows][:, :, :, cols])
         rows, cols = self.linear_sources(h, oh, 0), self.linear_sources(w, ow, 1)
         y = np.empty((n, c, oh, ow), dtype=np.float32)
