@@ -179,8 +179,9 @@ class Tensor:
 class Tracer:
     """Collects the nodes that `forward` emits and names them after the calling module."""
 
-    def __init__(self, module_names: dict[int, str]):
-        self.module_names = module_names
+    def __init__(self, module_names: dict[int, str], module_paths: dict[int, list[str]]):
+        self.module_names = module_names          # id -> first qualified name
+        self.module_paths = module_paths          # id -> every path (a shared module has several)
         self.scope: list[str] = [""]
         self.nodes: list[Node] = []
         self.used_names: dict[str, int] = {}
@@ -246,7 +247,10 @@ def trace(model, input_shape) -> Graph:
     shapes, _ = normalize_input_shapes(input_shape)
     if current_tracer() is not None:
         raise TraceError("trace() cannot be called from inside a forward being traced")
-    tracer = Tracer({id(m): name for name, m in model.named_modules()})
+    paths: dict[int, list[str]] = {}
+    for name, m in model.named_modules(remove_duplicate=False):
+        paths.setdefault(id(m), []).append(name)
+    tracer = Tracer({m_id: names[0] for m_id, names in paths.items()}, paths)
     inputs = [Node(Input(s), [], s, f"input{i}" if len(shapes) > 1 else "input")
               for i, s in enumerate(shapes)]
     _tracing.tracer = tracer

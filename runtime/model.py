@@ -171,10 +171,10 @@ class CompiledModel:
                 for name, size in zip(slot.names, slot.sizes):
                     values = self._state[offset:offset + size].copy()
                     offset += size
-                    full = f"{key}.{name}" if key else name
-                    if full not in out:
-                        continue
-                    out[full] = values.astype(out[full].dtype).reshape(out[full].shape)
+                    for prefix in (key,) + slot.aliases:
+                        full = f"{prefix}.{name}" if prefix else name
+                        if full in out:
+                            out[full] = values.astype(out[full].dtype).reshape(out[full].shape)
         return out
 
     def __repr__(self) -> str:

@@ -5,7 +5,7 @@ from ..codegen.env import c_identifier
 from ..graph import Graph, Node
 from ..ops import Flatten
 from . import conv, eltwise, linear, norm, pool, shape, softmax  # noqa: F401  (registers)
-from .base import REGISTRY, KernelSpec, Step
+from .base import REGISTRY, KernelSpec
 
 #: ops that run no kernel: their output is a view of their input's buffer
 VIEW_OPS = (Flatten,)
@@ -23,9 +23,7 @@ def lower(node: Node, index: int, target, kernels: str = "auto") -> KernelSpec:
     for number, f in enumerate(node.fused, start=1):
         names = [f"in{operand + j}" for j in range(len(f.inputs))]
         operand += len(f.inputs)
-        spec.steps.append(Step(f.op, names, f"e{number}"))
-        for pname, array in f.op.params.items():
-            spec.constant(f"e{number}_{pname}", array, f"{f.name} {pname}")
+        spec.add_step(f.op, names, f"e{number}", f.name)
     candidates = REGISTRY.get(type(node.op), [])
     for family, fn, reference in candidates:
         if kernels == "reference" and not reference:

@@ -19,12 +19,26 @@ Shape = tuple[int, ...]
 
 
 @dataclass
+class StateSlot:
+    """Float64 state kept by the compiled model: BatchNorm running statistics (shared by every
+    call of a module) and dropout seeds (so the C source does not depend on them)."""
+
+    key: str                     # state_dict prefix, e.g. "features.1" ("" for a root module)
+    names: tuple[str, ...]       # e.g. ("running_mean", "running_var", "num_batches_tracked")
+    sizes: tuple[int, ...]
+    initial: tuple[np.ndarray, ...]
+    aliases: tuple[str, ...] = ()   # further prefixes of the same (shared) module
+    offset: int = -1
+
+
+@dataclass
 class Step:
     """One elementwise op applied to a kernel's result before it is stored."""
 
     op: Op
     operands: list[str]          # C pointers of its extra inputs (the residual of an add)
     prefix: str                  # C name prefix of its constants
+    seed: StateSlot | None = None   # where a random op's seed lives (read at run time)
 
 
 @dataclass
@@ -35,17 +49,6 @@ class Constant:
     array: np.ndarray
     note: str
     offset: int = -1             # float index in the blob, set when the blob is laid out
-
-
-@dataclass
-class StateSlot:
-    """Mutable float64 state (BatchNorm running statistics) shared by every call of a module."""
-
-    key: str                     # state_dict prefix, e.g. "features.1" ("" for a root module)
-    names: tuple[str, ...]       # e.g. ("running_mean", "running_var", "num_batches_tracked")
-    sizes: tuple[int, ...]
-    initial: tuple[np.ndarray, ...]
-    offset: int = -1
 
 
 @dataclass
@@ -90,11 +93,25 @@ class KernelSpec:
         lines = []
         for step in self.steps:
             at = {"n": n, "c": c, "off": off, "operands": step.operands,
-                  "param": lambda name, prefix=step.prefix: f"{prefix}_{name}"}
+                  "param": lambda name, prefix=step.prefix: f"{prefix}_{name}",
+                  "seed": f"(uint64_t)state[{step.seed.offset}]" if step.seed else None}
             lines.append(f"{v} = {step.op.c_apply(v, at)};")
         if not any(off in line for line in lines):      # templates declare `off` for the steps
             lines.insert(0, f"(void)({off});")          # that read it; keep -Wunused quiet
         return "\n".join(lines)
+
+    def add_step(self, op: Op, operands: list[str], prefix: str, name: str, first=False) -> None:
+        """Apply elementwise `op` in this kernel's epilogue (first, or after the others): its
+        constants join the kernel's, a random op's seed gets a state slot."""
+        seed = None
+        if getattr(op, "seed", None) is not None:
+            seed = StateSlot(key=f"{self.name}.{prefix}", names=("seed",), sizes=(1,),
+                             initial=(np.array([op.seed], np.float64),))
+            self.state_slots.append(seed)
+        step = Step(op, operands, prefix, seed)
+        self.steps.insert(0, step) if first else self.steps.append(step)
+        for pname, array in op.params.items():
+            self.constant(f"{prefix}_{pname}", array, f"{name} {pname}")
 
     @property
     def out_numel(self) -> int:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ops import eltwise
-from .base import KernelSpec, Step, register
+from .base import KernelSpec, register
 from .util import nc_inner, parallel_if
 
 
@@ -10,9 +10,7 @@ def lower_elementwise(spec: KernelSpec, target) -> bool:
     """The node's own op runs as the first step over in0; its fused steps follow."""
     op = spec.node.op
     operands = [f"in{i}" for i in range(1, 1 + op.extra_inputs)]
-    spec.steps.insert(0, Step(op, operands, "e0"))
-    for name, array in op.params.items():
-        spec.constant(f"e0_{name}", array, f"{type(op).__name__} {name}")
+    spec.add_step(op, operands, "e0", spec.node.name, first=True)
     n, c, inner = nc_inner(spec.out_shape)
     spec.template = "eltwise.c.j2"
     spec.ctx = dict(n=n, c=c, inner=inner, parallel=parallel_if(spec.out_numel * 8))

@@ -22,7 +22,7 @@ class Dropout2d(Module):
     def forward(self, x):
         if not self.training or self.p == 0:
             return x
-        seed = int(generator().integers(0, 2**63))
+        seed = int(generator().integers(0, 2**53))   # exact in the float64 state blob
         return emit_maybe_inplace(self.inplace, ops.Dropout2dTrain(self.p, seed), x)
 
     def extra_repr(self) -> str:

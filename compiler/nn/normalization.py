@@ -50,7 +50,10 @@ class BatchNorm2d(Module):
                                     self.running_mean, self.running_var, batch_stats, update,
                                     0 if self.num_batches_tracked is None
                                     else int(self.num_batches_tracked))
-        op.state_prefix = current_tracer().scope[-1]     # state_dict prefix ("" at the root)
+        tracer = current_tracer()
+        op.state_prefix = tracer.scope[-1]                 # state_dict prefix ("" at the root)
+        op.state_aliases = tuple(p for p in tracer.module_paths.get(id(self), ())
+                                 if p != op.state_prefix)  # a shared module's other paths
         return emit(op, x)
 
     def extra_repr(self) -> str:

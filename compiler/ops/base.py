@@ -83,7 +83,9 @@ class Op:
         """C expression applying this elementwise op to value `v`.
 
         `at` maps "n", "c", "off" to C expressions for the element's batch index, channel
-        index and linear offset, and "operands" to C pointers of the extra inputs.
+        index and linear offset, "operands" to C pointers of the extra inputs, "param" to a
+        function naming the C pointer of one of the op's constants, and "seed" to the C
+        expression of the op's random seed (ops with a `seed` attribute).
         """
         raise NotImplementedError(f"{self.kind} cannot be fused as an epilogue")
 

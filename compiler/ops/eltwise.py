@@ -198,7 +198,7 @@ class Dropout2dTrain(Elementwise):
         if self.p >= 1:
             return f"{v} * 0.0f"
         scale = c_float(1.0 / (1.0 - self.p))
-        return (f"(smelt_plane_hash({self.seed}ull, step, {at['n']}, {at['c']}) >= "
+        return (f"(smelt_plane_hash({at['seed']}, step, {at['n']}, {at['c']}) >= "
                 f"{self.keep_threshold()}u ? {v} * {scale} : {v} * 0.0f)")
 
 

@@ -19,6 +19,7 @@ class BatchNorm2d(Op):
         self.num_features, self.eps, self.momentum = num_features, float(eps), momentum
         self.num_batches_tracked = int(num_batches_tracked)
         self.state_prefix = ""      # the module's state_dict prefix, set when traced
+        self.state_aliases: tuple[str, ...] = ()   # its other prefixes, if the module is shared
         self.batch_stats, self.update_stats = batch_stats, update_stats
         self.params = {k: v for k, v in (("weight", weight), ("bias", bias),
                                          ("running_mean", running_mean),
