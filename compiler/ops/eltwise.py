@@ -63,7 +63,8 @@ class LeakyReLU(Elementwise):
 
     def reference(self, x):
         slope = np.float32(self.negative_slope)
-        return np.where(x > 0, x, x * slope).astype(np.float32)
+        with np.errstate(over="ignore"):            # float32 overflow to inf, as in C
+            return np.where(x > 0, x, x * slope).astype(np.float32)
 
     def c_apply(self, v, at):
         return f"smelt_leaky_relu({v}, {c_float(self.negative_slope)})"
