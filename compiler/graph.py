@@ -23,12 +23,21 @@ def format_shape(shape: Sequence[int]) -> str:
 
 
 class Node:
-    """One layer call.
+    """One layer call, and after planning, everything that runs in its kernel.
 
-    After fusion, `fused` lists the elementwise nodes this node absorbed, in the order they
-    apply. A fused node's `inputs` hold only its extra operands (the residual of an add); the
-    value flowing through the chain is implicit. Those extra operands are also appended to the
-    anchor's `inputs`, so `inputs` always lists everything the kernel reads.
+    The planner's decisions live here:
+    - `folded`: nodes merged into this one's constants (an eval BatchNorm after a conv);
+    - `fused`: elementwise nodes applied to the result before it is stored, in order. A fused
+      node's `inputs` hold only its extra operands (the residual of an add); the value
+      flowing through the chain is implicit. Those operands are also appended to the
+      anchor's `inputs`, so `inputs` always lists everything the kernel reads;
+    - `prologue`: elementwise nodes applied to input 0 as it is loaded (channel-wise, so
+      padding stays zero);
+    - `store`: an index-only node (PixelShuffle) that decides where results are stored;
+      `fused[:store_after]` apply before it, the rest after it;
+    - `slice_of`: (cat node, float offset) when this node's output is written straight into
+      a slice of a concatenation's buffer.
+    `shape` is always the shape of what the node finally produces.
     """
 
     def __init__(self, op: Op, inputs: list[Node], shape: Shape, name: str):
@@ -36,14 +45,27 @@ class Node:
         self.inputs = inputs
         self.shape = shape
         self.name = name
-        self.folded: list[Node] = []     # nodes merged into this one's constants (eval BatchNorm)
-        self.fused: list[Node] = []      # elementwise nodes applied in this one's epilogue
+        self.folded: list[Node] = []
+        self.fused: list[Node] = []
+        self.prologue: list[Node] = []
+        self.store: Node | None = None
+        self.store_after = 0
+        self.slice_of: tuple[Node, int] | None = None
         self.id = -1
 
     @property
     def layers(self) -> list[str]:
-        """Qualified names of every layer this node runs (itself first, then what it absorbed)."""
-        return [self.name] + [f.name for f in self.folded + self.fused]
+        """Qualified names of every layer this node runs, in the order they apply."""
+        names = [p.name for p in self.prologue] + [self.name] + [f.name for f in self.folded]
+        fused = [f.name for f in self.fused]
+        if self.store is not None:
+            fused.insert(self.store_after, self.store.name)
+        return names + fused
+
+    @property
+    def anchor_arity(self) -> int:
+        """How many of `inputs` the node's own op reads; fused steps' operands follow."""
+        return len(self.inputs) - sum(len(f.inputs) for f in self.fused)
 
     def __repr__(self) -> str:
         return f"%{self.id} {self.name or '<input>'}: {self.op.kind} -> {format_shape(self.shape)}"
@@ -93,6 +115,10 @@ class Graph:
                 new.inputs = [clone(i) for i in node.inputs]
                 new.folded = [clone(f) for f in node.folded]
                 new.fused = [clone(f) for f in node.fused]
+                new.prologue = [clone(f) for f in node.prologue]
+                new.store = clone(node.store) if node.store is not None else None
+                if node.slice_of is not None:
+                    new.slice_of = (clone(node.slice_of[0]), node.slice_of[1])
             return memo[id(node)]
 
         return Graph([clone(n) for n in self.inputs], [clone(n) for n in self.nodes],
@@ -107,7 +133,7 @@ class Graph:
             args = ", ".join(f"%{i.id}" for i in n.inputs)
             lines.append(f"  %{n.id:<3} {n.name:<{width}}  {n.op.describe():<48} ({args}) "
                          f"-> {format_shape(n.shape)}")
-            for f in n.folded + n.fused:
+            for f in n.prologue + n.folded + n.fused + ([n.store] if n.store else []):
                 lines.append(f"  {'':4} {'+ ' + f.name:<{width}}  {f.op.describe()}")
         return "\n".join(lines)
 

@@ -20,15 +20,26 @@ def run(graph: Graph, *inputs: np.ndarray, step: int = 0):
             raise ValueError(f"input {node.name}: expected shape {node.shape}, got {x.shape}")
         values[id(node)] = x
     for node in graph.nodes:
-        arity = len(node.inputs) - sum(len(f.inputs) for f in node.fused)
-        y = apply(node.op, [values[id(i)] for i in node.inputs[:arity]], step)
-        operands = node.inputs[arity:]
-        for f in node.fused:
-            taken, operands = operands[:len(f.inputs)], operands[len(f.inputs):]
-            y = apply(f.op, [y] + [values[id(i)] for i in taken], step)
-        values[id(node)] = y
+        values[id(node)] = run_node(node, values, step)
     outputs = [values[id(n)].copy() for n in graph.outputs]
     return outputs[0] if graph.single_output else tuple(outputs)
+
+
+def run_node(node, values: dict, step: int) -> np.ndarray:
+    """One node with everything the planner merged into it: prologue, op, epilogue, store."""
+    args = [values[id(i)] for i in node.inputs[:node.anchor_arity]]
+    for p in node.prologue:
+        args[0] = apply(p.op, [args[0]], step)
+    y = apply(node.op, args, step)
+    operands = node.inputs[node.anchor_arity:]
+    for position, f in enumerate(node.fused):
+        if node.store is not None and position == node.store_after:
+            y = apply(node.store.op, [y], step)
+        taken, operands = operands[:len(f.inputs)], operands[len(f.inputs):]
+        y = apply(f.op, [y] + [values[id(i)] for i in taken], step)
+    if node.store is not None and node.store_after == len(node.fused):
+        y = apply(node.store.op, [y], step)
+    return y
 
 
 def apply(op, args, step: int) -> np.ndarray:

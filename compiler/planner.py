@@ -4,15 +4,23 @@ from __future__ import annotations
 from .graph import Graph
 from .kernels import kernel_nodes, lower
 from .memory import plan_memory
+from .passes.concat import distribute_over_cat, zero_copy_cat
 from .passes.fold_bn import fold_bn
 from .passes.fuse_epilogues import fuse_epilogues
 from .passes.lower_bn import bn_to_affine
 from .passes.outputs import materialize_outputs
+from .passes.store_patterns import fuse_input_prologues, fuse_pixel_shuffle
 from .plan import Plan
 from .target import Target
 
-FUSING_PASSES = [fold_bn, bn_to_affine, fuse_epilogues, materialize_outputs]
+#: the passes, in the order they run; each is a pure Graph -> Graph function
+FUSING_PASSES = [fold_bn, bn_to_affine, fuse_epilogues, distribute_over_cat, fuse_pixel_shuffle,
+                 fuse_input_prologues, materialize_outputs, zero_copy_cat]
+#: with fuse=False: only what is needed to run at all, one kernel per layer
 PLAIN_PASSES = [bn_to_affine, materialize_outputs]
+
+#: kernel families that may write their output over their first input
+IN_PLACE_FAMILIES = {"eltwise"}
 
 
 def plan(graph: Graph, *, fuse: bool = True, kernels: str = "auto",
@@ -24,5 +32,8 @@ def plan(graph: Graph, *, fuse: bool = True, kernels: str = "auto",
         g = p(g)
     order = kernel_nodes(g)
     specs = [lower(node, i, target, kernels) for i, node in enumerate(order)]
-    storage, arena = plan_memory(g, order)
-    return Plan(g, specs, storage, arena, [p.__name__ for p in passes])
+    families = {id(s.node): s.family for s in specs}
+    memory = plan_memory(g, order, lambda n: fuse and families[id(n)] in IN_PLACE_FAMILIES)
+    for spec in specs:
+        spec.inplace = id(spec.node) in memory.inplace
+    return Plan(g, specs, memory.storage, memory.arena_floats, [p.__name__ for p in passes])

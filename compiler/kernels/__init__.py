@@ -3,28 +3,31 @@ from __future__ import annotations
 
 from ..codegen.env import c_identifier
 from ..graph import Graph, Node
-from ..ops import Flatten
 from . import conv, eltwise, linear, norm, pool, shape, softmax  # noqa: F401  (registers)
 from .base import REGISTRY, KernelSpec
 
-#: ops that run no kernel: their output is a view of their input's buffer
-VIEW_OPS = (Flatten,)
+def runs_kernel(node: Node) -> bool:
+    """Views and zero-copy concatenations run no kernel of their own."""
+    return not node.op.is_view and not getattr(node.op, "zero_copy", False)
 
 
 def kernel_nodes(g: Graph) -> list[Node]:
-    return [n for n in g.nodes if not isinstance(n.op, VIEW_OPS)]
+    return [n for n in g.nodes if runs_kernel(n)]
 
 
 def lower(node: Node, index: int, target, kernels: str = "auto") -> KernelSpec:
     """Build the KernelSpec of `node`: name, fused steps, then the first family that fits."""
     spec = KernelSpec(name=f"k{index:03d}_{c_identifier(node.name)}", node=node,
                       in_shapes=[i.shape for i in node.inputs], out_shape=node.shape)
-    operand = len(node.inputs) - sum(len(f.inputs) for f in node.fused)
+    for number, p in enumerate(node.prologue):
+        spec.add_step(p.op, [], f"p{number}", p.name, prologue=True)
+    operand = node.anchor_arity
     for number, f in enumerate(node.fused, start=1):
         names = [f"in{operand + j}" for j in range(len(f.inputs))]
         operand += len(f.inputs)
         spec.add_step(f.op, names, f"e{number}", f.name)
     candidates = REGISTRY.get(type(node.op), [])
+    # a family that cannot honour a store pattern or prologue must return False
     for family, fn, reference in candidates:
         if kernels == "reference" and not reference:
             continue

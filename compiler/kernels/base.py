@@ -62,9 +62,11 @@ class KernelSpec:
     constants: list[Constant] = field(default_factory=list)
     state_slots: list[StateSlot] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
+    prologue_steps: list[Step] = field(default_factory=list)   # applied to in0 as loaded
     family: str = ""             # which lowering produced it (for the plan and tests)
     note: str = ""               # one line for the header: layout, tiling, threading
     source: str = ""             # the rendered C function
+    inplace: bool = False        # out aliases in0 (set by the memory plan): no `restrict`
 
     @property
     def layers(self) -> list[str]:
@@ -72,17 +74,24 @@ class KernelSpec:
 
     @property
     def kinds(self) -> list[str]:
-        return [self.node.op.kind] + [n.op.kind for n in self.node.folded + self.node.fused]
+        """Op kinds in the order they apply, like `layers`."""
+        n = self.node
+        kinds = [p.op.kind for p in n.prologue] + [n.op.kind] + [f.op.kind for f in n.folded]
+        fused = [f.op.kind for f in n.fused]
+        if n.store is not None:
+            fused.insert(n.store_after, n.store.op.kind)
+        return kinds + fused
 
     @property
     def flops(self) -> int:
         total = self.node.op.flops(self.in_shapes[:self.anchor_arity], self.out_shape)
+        total += sum(p.op.flops([self.in_shapes[0]], self.in_shapes[0]) for p in self.node.prologue)
         return total + sum(f.op.flops([self.out_shape], self.out_shape) for f in self.node.fused)
 
     @property
     def anchor_arity(self) -> int:
         """Inputs of the main op; fused steps' operands follow them."""
-        return len(self.in_shapes) - sum(len(f.inputs) for f in self.node.fused)
+        return self.node.anchor_arity
 
     def constant(self, cname: str, array: np.ndarray, note: str = "") -> str:
         self.constants.append(Constant(cname, np.ascontiguousarray(array, dtype=np.float32), note))
@@ -90,26 +99,36 @@ class KernelSpec:
 
     def epilogue(self, v: str, n: str = "n", c: str = "c", off: str = "off") -> str:
         """C statements applying every fused step to the float variable `v`."""
+        return self._apply(self.steps, v, n, c, off)
+
+    def prologue(self, v: str, n: str = "n", c: str = "c") -> str:
+        """C statements applying the load prologue (channel-wise ops) to the input value `v`."""
+        return self._apply(self.prologue_steps, v, n, c, None)
+
+    def _apply(self, steps: list[Step], v: str, n: str, c: str, off: str | None) -> str:
         lines = []
-        for step in self.steps:
+        for step in steps:
             at = {"n": n, "c": c, "off": off, "operands": step.operands,
                   "param": lambda name, prefix=step.prefix: f"{prefix}_{name}",
                   "seed": f"(uint64_t)state[{step.seed.offset}]" if step.seed else None}
             lines.append(f"{v} = {step.op.c_apply(v, at)};")
-        if not any(off in line for line in lines):      # templates declare `off` for the steps
-            lines.insert(0, f"(void)({off});")          # that read it; keep -Wunused quiet
+        if off is not None and not any(off in line for line in lines):
+            lines.insert(0, f"(void)({off});")   # templates declare `off` for steps that read it
         return "\n".join(lines)
 
-    def add_step(self, op: Op, operands: list[str], prefix: str, name: str, first=False) -> None:
-        """Apply elementwise `op` in this kernel's epilogue (first, or after the others): its
-        constants join the kernel's, a random op's seed gets a state slot."""
+    def add_step(self, op: Op, operands: list[str], prefix: str, name: str, first=False,
+                 prologue=False) -> None:
+        """Apply elementwise `op` in this kernel's epilogue (first, or after the others), or in
+        its load prologue: its constants join the kernel's, a random op's seed gets a state
+        slot."""
         seed = None
         if getattr(op, "seed", None) is not None:
             seed = StateSlot(key=f"{self.name}.{prefix}", names=("seed",), sizes=(1,),
                              initial=(np.array([op.seed], np.float64),))
             self.state_slots.append(seed)
         step = Step(op, operands, prefix, seed)
-        self.steps.insert(0, step) if first else self.steps.append(step)
+        steps = self.prologue_steps if prologue else self.steps
+        steps.insert(0, step) if first else steps.append(step)
         for pname, array in op.params.items():
             self.constant(f"{prefix}_{pname}", array, f"{name} {pname}")
 

@@ -13,11 +13,25 @@ def valid_range(out: int, size: int, stride: int, offset: int) -> tuple[int, int
     return min(lo, out), max(min(lo, out), min(hi, out))
 
 
+def store_layout(spec: KernelSpec, oc: int, oh: int, ow: int) -> dict:
+    """Where output plane (n, oc) goes: C offset of its (0, 0) element, then row and column
+    strides. Plain NCHW, or the positions a fused PixelShuffle(r) moves them to."""
+    store = spec.node.store
+    if store is None:
+        return dict(plane=f"((size_t)n * {oc} + oc) * {oh * ow}", row_stride=ow, col_stride=1)
+    r = store.op.r
+    width, height = ow * r, oh * r
+    return dict(plane=f"((size_t)(n * {oc // (r * r)} + oc / {r * r}) * {height} + "
+                      f"oc / {r} % {r}) * {width} + oc % {r}",
+                row_stride=r * width, col_stride=r)
+
+
 @register(Conv2d, "conv2d_direct")
 def conv2d_direct(spec: KernelSpec, target) -> bool:
+    """Any Conv2d, with a load prologue and a PixelShuffle store pattern if the plan has them."""
     op = spec.node.op
     n, ic, h, w = spec.in_shapes[0]
-    _, oc, oh, ow = spec.out_shape
+    _, oc, oh, ow = op.infer_shape(spec.in_shapes[0])
     kh, kw = op.kernel_size
     (sh, sw), (dh, dw) = op.stride, op.dilation
     pt, _, pl, _ = op.padding
@@ -32,8 +46,9 @@ def conv2d_direct(spec: KernelSpec, target) -> bool:
                     has_bias="bias" in op.params,
                     oh_lo=[r[0] for r in rows], oh_hi=[r[1] for r in rows],
                     ow_lo=[c[0] for c in cols], ow_hi=[c[1] for c in cols],
-                    parallel=parallel_if(spec.flops))
-    spec.note = "reference direct convolution, NCHW, threads over (n, oc)"
+                    parallel=parallel_if(spec.flops), **store_layout(spec, oc, oh, ow))
+    spec.note = "reference direct convolution, NCHW, threads over (n, oc)" + (
+        f"; stores through PixelShuffle({spec.node.store.op.r})" if spec.node.store else "")
     return True
 
 

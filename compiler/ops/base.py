@@ -47,6 +47,13 @@ class Op:
     pattern = Pattern.OPAQUE
     #: constants under PyTorch's names ("weight", "bias", "running_mean", ...)
     params: dict[str, np.ndarray] = {}
+    #: the output is the input's buffer reinterpreted: no kernel runs (Flatten)
+    is_view = False
+    #: the op's kernel can apply elementwise ops to its results before storing them
+    #: (False for views and for Cat, whose inputs are written straight into its buffer)
+    absorbs_epilogue = True
+    #: an elementwise op whose result depends on the element's batch or channel index
+    channel_dependent = False
 
     @property
     def kind(self) -> str:

@@ -125,6 +125,8 @@ class SELU(Elementwise):
 class ChannelAffine(Elementwise):
     """y = x * scale[c] + shift[c]: an eval-mode BatchNorm2d with no convolution to fold into."""
 
+    channel_dependent = True
+
     def __init__(self, scale: np.ndarray, shift: np.ndarray):
         self.params = {"scale": scale.astype(np.float32), "shift": shift.astype(np.float32)}
 
@@ -168,6 +170,8 @@ class Dropout2dTrain(Elementwise):
     The mask comes from a counter-based hash of (seed, call number, n, c), so it does not
     depend on the thread count and differs from call to call.
     """
+
+    channel_dependent = True
 
     def __init__(self, p: float, seed: int):
         self.p = float(p)

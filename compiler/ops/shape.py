@@ -25,6 +25,8 @@ class Flatten(Op):
     """Merge dims start_dim..end_dim into one; a view, it costs no copy."""
 
     pattern = Pattern.INJECTIVE
+    is_view = True
+    absorbs_epilogue = False
 
     def __init__(self, start_dim: int, end_dim: int):
         self.start_dim, self.end_dim = start_dim, end_dim
@@ -191,12 +193,14 @@ class Cat(Op):
     """Concatenate along `dim` (already normalised); other dims must match."""
 
     pattern = Pattern.INJECTIVE
+    absorbs_epilogue = False
+    zero_copy = False           # set by the planner when producers write into the slices
 
     def __init__(self, dim: int):
         self.dim = dim
 
     def attrs(self):
-        return {"dim": self.dim}
+        return {"dim": self.dim, **({"zero_copy": True} if self.zero_copy else {})}
 
     def infer_shape(self, *shapes):
         first = shapes[0]

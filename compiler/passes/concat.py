@@ -1,0 +1,93 @@
+"""Concatenation without copies: producers write straight into their slice of the result."""
+from __future__ import annotations
+
+import copy
+import math
+
+from ..graph import Graph, Node
+from ..ops import Cat, ChannelAffine, Copy, Pattern
+from ..ops.base import numel
+from .fuse_epilogues import absorb, chain_ops, through_views
+
+
+def distribute_over_cat(graph: Graph) -> Graph:
+    """An elementwise chain after a cat, reading nothing else and the cat's only reader,
+    moves into the producers of the cat's inputs (each applies it to its own slice; a
+    per-channel affine gets its slice of the constants), when every input's producer can
+    take it. The cat then has nothing after it to run."""
+    g = graph.copy()
+    for node in list(g.nodes):
+        if node.op.pattern is not Pattern.ELEMWISE:
+            continue
+        cat = node.inputs[0]
+        if not isinstance(cat.op, Cat) or not distributable(g, node, cat):
+            continue
+        offset = 0
+        for x in list(cat.inputs):
+            piece = clone_chain(node, cat.op.dim, offset, x.shape[cat.op.dim])
+            offset += x.shape[cat.op.dim]
+            piece.inputs = [x]
+            g.nodes.insert(g.nodes.index(cat), piece)
+            absorb(g, x, [], piece, 0)
+        g.replace_uses(node, cat)
+        g.nodes.remove(node)
+    g.renumber()
+    return g
+
+
+def distributable(g: Graph, node: Node, cat: Node) -> bool:
+    ops = chain_ops(node)
+    if len(node.inputs) != 1 or g.fanout(cat) != 1 or any(op.extra_inputs for op in ops):
+        return False
+    if any(op.channel_dependent and not isinstance(op, ChannelAffine) for op in ops):
+        return False                    # a dropout mask would need the channel offset
+    seen = set()
+    for x in cat.inputs:
+        producer, views = through_views(x)
+        if views or id(x) in seen or x in g.inputs or not x.op.absorbs_epilogue or \
+                x.store is not None or g.fanout(x) != 1:
+            return False
+        seen.add(id(x))
+    return True
+
+
+def clone_chain(node: Node, dim: int, start: int, size: int) -> Node:
+    """A copy of `node` and its fused chain for the slice [start, start+size) of dim `dim`."""
+    piece = copy.copy(node)
+    piece.fused = [copy.copy(f) for f in node.fused]
+    for n in [piece] + piece.fused:
+        n.op = copy.copy(n.op)
+        if isinstance(n.op, ChannelAffine) and dim == 1:
+            n.op.params = {k: v[start:start + size] for k, v in n.op.params.items()}
+    return piece
+
+
+def zero_copy_cat(graph: Graph) -> Graph:
+    """A cat whose slices are contiguous in memory (every dim before the cat dim is 1) runs no
+    kernel: each input's producer writes straight into its slice. An input that cannot be
+    written in place (a graph input or output, a view, an input repeated or already placed in
+    another cat) is copied into its slice by a Copy kernel."""
+    g = graph.copy()
+    for cat in [n for n in g.nodes if isinstance(n.op, Cat)]:
+        if math.prod(cat.shape[:cat.op.dim]) != 1:
+            continue
+        cat.op.zero_copy = True
+        placed, offset = [], 0
+        for i, x in enumerate(cat.inputs):
+            if not placeable(g, x, placed):
+                copy_node = Node(Copy(), [x], x.shape, f"{cat.name}.copy{i}")
+                g.nodes.insert(g.nodes.index(cat), copy_node)
+                x = copy_node
+            x.slice_of = (cat, offset)
+            placed.append(x)
+            offset += numel(x.shape)
+        cat.inputs = placed
+    g.renumber()
+    return g
+
+
+def placeable(g: Graph, x: Node, placed: list[Node]) -> bool:
+    """Can x's producer write x straight into a cat slice? Not if x must live elsewhere."""
+    returned = any(through_views(o)[0] is x for o in g.outputs)
+    return (x not in g.inputs and not returned and not x.op.is_view
+            and x.slice_of is None and not any(p is x for p in placed))

@@ -1,0 +1,59 @@
+"""Merge index-only ops into a neighbouring kernel's stores (PixelShuffle) or loads (prologue)."""
+from __future__ import annotations
+
+from ..graph import Graph
+from ..ops import ChannelAffine, Conv2d, Pattern, PixelShuffle
+from .fuse_epilogues import chain_ops
+
+
+def fuse_pixel_shuffle(graph: Graph) -> Graph:
+    """A PixelShuffle whose input is a Conv2d result read by nothing else becomes the conv's
+    store pattern: each result is written where the shuffle would move it. Not when a fused
+    step reads another tensor (its offsets are in the other layout), nor when a step after
+    the shuffle depends on the channel (the kernel knows the conv's channel, not the
+    shuffled one)."""
+    g = graph.copy()
+    for shuffle in [n for n in g.nodes if isinstance(n.op, PixelShuffle)]:
+        conv = shuffle.inputs[0]
+        if not isinstance(conv.op, Conv2d) or conv in g.inputs or g.fanout(conv) != 1 \
+                or conv.store is not None or len(shuffle.inputs) != 1:
+            continue
+        steps = [f.op for f in conv.fused + shuffle.fused]
+        if any(op.extra_inputs for op in steps) or \
+                any(f.op.channel_dependent for f in shuffle.fused):
+            continue
+        conv.store, conv.store_after = shuffle, len(conv.fused)
+        conv.fused = conv.fused + shuffle.fused
+        shuffle.fused = []
+        conv.shape = shuffle.shape
+        g.replace_uses(shuffle, conv)
+        g.nodes.remove(conv)
+        g.nodes[g.nodes.index(shuffle)] = conv
+    g.renumber()
+    return g
+
+
+def fuse_input_prologues(graph: Graph) -> Graph:
+    """An elementwise chain on a graph input (a BatchNorm at the input, say) whose only reader
+    is a Conv2d runs as that conv's load prologue, per input channel on in-bounds values, so
+    the conv's zero padding stays zero. Only per-channel affines and channel-free ops."""
+    g = graph.copy()
+    for node in list(g.nodes):
+        if node.op.pattern is not Pattern.ELEMWISE or len(node.inputs) != 1 or \
+                node.inputs[0] not in g.inputs or g.fanout(node) != 1:
+            continue
+        ops = chain_ops(node)
+        if any(op.extra_inputs or (op.channel_dependent and not isinstance(op, ChannelAffine))
+               for op in ops):
+            continue
+        readers = g.consumers(node)
+        conv = readers[0] if readers else None
+        if conv is None or not isinstance(conv.op, Conv2d) or conv.prologue or \
+                conv.inputs[0] is not node or any(i is node for i in conv.inputs[1:]):
+            continue
+        conv.prologue = [node] + node.fused
+        conv.inputs = [node.inputs[0]] + conv.inputs[1:]
+        node.fused, node.inputs = [], []
+        g.nodes.remove(node)
+    g.renumber()
+    return g
