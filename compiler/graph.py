@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .errors import ShapeError, TraceError
+from .layout import NCHW
 from .ops.base import Op, OpShapeError
 
 Shape = tuple[int, ...]
@@ -51,6 +52,7 @@ class Node:
         self.store: Node | None = None
         self.store_after = 0
         self.slice_of: tuple[Node, int] | None = None
+        self.layout = NCHW                 # physical layout of the output (compiler/layout.py)
         self.id = -1
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .graph import Graph, Node
-from .ops.base import numel
+from .layout import physical_numel
 
 ALIGN_FLOATS = 16          # 64 bytes
 
@@ -77,7 +77,8 @@ def plan_memory(g: Graph, order: list[Node], inplace_ok=lambda node: False) -> M
             continue
         src, offset = resolve(node.inputs[0])
         if (offset == 0 and id(src) not in fixed and src.slice_of is None
-                and last_read.get(id(src)) == t and numel(src.shape) == numel(node.shape)
+                and last_read.get(id(src)) == t and src.layout == node.layout
+                and physical_numel(src.shape, src.layout) == physical_numel(node.shape, node.layout)
                 and not any(resolve(i)[0] is src for i in node.inputs[1:])):
             owner[id(node)] = root_of(src)
             inplace.add(id(node))
@@ -97,7 +98,7 @@ def plan_memory(g: Graph, order: list[Node], inplace_ok=lambda node: False) -> M
     for root in sorted(roots.values(), key=lambda r: start[id(r)]):
         if id(root) in fixed:
             continue
-        size = align(numel(root.shape))
+        size = align(physical_numel(root.shape, root.layout))
         s, e = start[id(root)], end[id(root)]
         busy = sorted((o, sz) for o, sz, bs, be in placed if bs <= e and s <= be)
         offset = 0

@@ -20,6 +20,7 @@ class Plan:
     storage: dict[int, Storage]    # id(node) -> where its output lives
     arena_floats: int
     passes: list[str]
+    vector_floats: int = 16        # channels per SIMD register on the target
 
     def storage_of(self, node: Node) -> Storage:
         return self.storage[id(node)]
@@ -34,8 +35,8 @@ class Plan:
 
     def bytes_moved(self, k: KernelSpec) -> tuple[int, int]:
         """(bytes read, bytes written) by one kernel, activations and constants."""
-        read = 4 * (sum(numel(s) for s in k.in_shapes) + sum(c.array.size for c in k.constants))
-        return read, 4 * numel(k.out_shape)
+        read = 4 * (sum(numel(s) for s in k.in_physical) + sum(c.array.size for c in k.constants))
+        return read, 4 * numel(k.out_physical)
 
     def __str__(self) -> str:
         rows = []

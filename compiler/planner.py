@@ -1,12 +1,15 @@
 """The planner: run the passes in a fixed order, pick a kernel per node, plan memory."""
 from __future__ import annotations
 
+import functools
+
 from .graph import Graph
 from .kernels import kernel_nodes, lower
 from .memory import plan_memory
 from .passes.concat import distribute_over_cat, zero_copy_cat
 from .passes.fold_bn import fold_bn
 from .passes.fuse_epilogues import fuse_epilogues
+from .passes.layout import choose_layout
 from .passes.lower_bn import bn_to_affine
 from .passes.outputs import materialize_outputs
 from .passes.store_patterns import fuse_input_prologues, fuse_pixel_shuffle
@@ -15,9 +18,22 @@ from .target import Target
 
 #: the passes, in the order they run; each is a pure Graph -> Graph function
 FUSING_PASSES = [fold_bn, bn_to_affine, fuse_epilogues, distribute_over_cat, fuse_pixel_shuffle,
-                 fuse_input_prologues, materialize_outputs, zero_copy_cat]
+                 fuse_input_prologues, materialize_outputs, choose_layout, zero_copy_cat]
 #: with fuse=False: only what is needed to run at all, one kernel per layer
-PLAIN_PASSES = [bn_to_affine, materialize_outputs]
+PLAIN_PASSES = [bn_to_affine, materialize_outputs, choose_layout]
+
+
+def pass_list(fuse: bool, kernels: str, target: Target) -> list:
+    """The passes for these options; the reference kernels run everything in NCHW."""
+    chosen = []
+    for p in FUSING_PASSES if fuse else PLAIN_PASSES:
+        if p is choose_layout:
+            if kernels == "reference":
+                continue
+            p = functools.update_wrapper(functools.partial(choose_layout, target=target),
+                                         choose_layout)
+        chosen.append(p)
+    return chosen
 
 #: kernel families that may write their output over their first input
 IN_PLACE_FAMILIES = {"eltwise"}
@@ -26,7 +42,7 @@ IN_PLACE_FAMILIES = {"eltwise"}
 def plan(graph: Graph, *, fuse: bool = True, kernels: str = "auto",
          target: Target | None = None) -> Plan:
     target = target or Target.detect()
-    passes = FUSING_PASSES if fuse else PLAIN_PASSES
+    passes = pass_list(fuse, kernels, target)
     g = graph
     for p in passes:
         g = p(g)
@@ -36,4 +52,5 @@ def plan(graph: Graph, *, fuse: bool = True, kernels: str = "auto",
     memory = plan_memory(g, order, lambda n: fuse and families[id(n)] in IN_PLACE_FAMILIES)
     for spec in specs:
         spec.inplace = id(spec.node) in memory.inplace
-    return Plan(g, specs, memory.storage, memory.arena_floats, [p.__name__ for p in passes])
+    return Plan(g, specs, memory.storage, memory.arena_floats, [p.__name__ for p in passes],
+                target.vector_floats)

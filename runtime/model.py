@@ -52,8 +52,11 @@ class Kernel:
         self.flops: int = spec.flops
         self.source: str = spec.source
         self.family: str = spec.family
-        self.in_shapes: list[tuple] = [tuple(s) for s in spec.in_shapes]
-        self.out_shape: tuple = tuple(spec.out_shape)
+        # the arrays as they sit in memory: (N, C/V, H, W, V) for channel-blocked tensors
+        self.in_shapes: list[tuple] = [tuple(s) for s in spec.in_physical]
+        self.out_shape: tuple = tuple(spec.out_physical)
+        self.in_layouts: list[str] = [str(lay) for lay in spec.in_layouts]
+        self.out_layout: str = str(spec.out_layout)
         self._fn = getattr(model._lib, spec.name)
 
     def __call__(self, *arrays: np.ndarray) -> np.ndarray:
@@ -176,6 +179,56 @@ class CompiledModel:
                         if full in out:
                             out[full] = values.astype(out[full].dtype).reshape(out[full].shape)
         return out
+
+    def profile(self, *inputs: np.ndarray, repeats: int = 10, out=None) -> list[tuple]:
+        """Per-kernel times: [(kernel name, layers, median ms, GFLOP/s)] in execution order.
+
+        Runs the kernels one at a time from Python, `repeats` times over, on this model's own
+        buffers (inputs, outputs and the arena at its planned offsets), so each kernel sees
+        exactly the data of a normal call. The run computes what `m(*inputs)` returns (pass
+        `out`, arrays of the output shapes, to receive it) and leaves the model's state as
+        one call would."""
+        from time import perf_counter
+        if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
+            raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+        if len(inputs) != len(self.input_shapes):
+            raise TypeError(f"the model takes {len(self.input_shapes)} input(s) of shape "
+                            f"{', '.join(map(str, self.input_shapes))}, got {len(inputs)}")
+        arrays = [check_array(f"input {i}" if len(inputs) > 1 else "input", x, s)
+                  for i, (x, s) in enumerate(zip(inputs, self.input_shapes))]
+        outputs = list(out) if out is not None else [np.empty(s, np.float32)
+                                                       for s in self.output_shapes]
+        if len(outputs) != len(self.output_shapes) or any(
+                not isinstance(o, np.ndarray) or o.dtype != np.float32 or o.shape != s
+                or not o.flags.c_contiguous or not o.flags.writeable
+                for o, s in zip(outputs, self.output_shapes)):
+            raise ValueError(f"out: expected writeable C-contiguous float32 arrays of shape "
+                             f"{', '.join(map(str, self.output_shapes))}")
+        buffers = {f"in{i}": a for i, a in enumerate(arrays)}
+        buffers.update({f"out{j}": o for j, o in enumerate(outputs)})
+        buffers["arena"] = self._arena()
+
+        def pointer(node):
+            where = self.plan.storage_of(node)
+            return self._ffi.from_buffer("float[]", buffers[where.base][where.offset:])
+
+        calls = [(k._fn, [pointer(x) for x in spec.node.inputs] + [pointer(spec.node)])
+                 for k, spec in zip(self.kernels, self.plan.kernels)]
+        seconds = [[] for _ in calls]
+        with self._call_lock:
+            step = self._next_step()
+            state = self._state.copy()
+            for _ in range(repeats):
+                self._state[:] = state          # every pass starts from the state of one call
+                for (fn, args), times in zip(calls, seconds):
+                    start = perf_counter()
+                    fn(*args, self._params_ptr, self._state_ptr, step, self._threads)
+                    times.append(perf_counter() - start)
+        result = []
+        for k, times in zip(self.kernels, seconds):
+            median = float(np.median(times))
+            result.append((k.name, list(k.layers), median * 1e3, k.flops / median / 1e9))
+        return result
 
     def __repr__(self) -> str:
         shapes = ", ".join("x".join(map(str, s)) for s in self.input_shapes)

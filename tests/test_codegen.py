@@ -143,13 +143,19 @@ def test_every_kernel_opens_with_a_header(model):
         assert re.search(rf"\n(void|static void) {k.name}\(", k.source)
 
 
-def test_sizes_are_literals():
-    m = compiled("conv_only")
+@pytest.mark.parametrize("kernels", ["reference", "auto"])
+def test_sizes_are_literals(kernels):
+    m = compiled("conv_only", kernels=kernels)
     for k in m.kernels:
         signature = re.search(rf"void {k.name}\(([^)]*)\)", k.source).group(1)
         params = [" ".join(p.split()) for p in signature.split(",")]
         # only data pointers and the per-call values; never a size, stride or shape
         assert all("*" in p or p in ("uint64_t step", "int nthreads") for p in params), params
+    if kernels == "auto":                   # blocked: 16-channel blocks, a 9x7 image
+        body = code_only(m.kernels[0].source)
+        assert re.search(r"<\s*2\b", body) and re.search(r"\b16\b", body)
+        assert re.search(r"\[9\]", body) and "shape" not in body
+        return
     conv = m.kernels[0]                     # 2x3x9x7 -> 2x8x9x7, 3x3, pad 1
     body = code_only(conv.source)
     assert re.search(r"<\s*8\b", body) and re.search(r"<\s*2\b", body)     # oc and n bounds

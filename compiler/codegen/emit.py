@@ -77,6 +77,7 @@ def emit(plan, title: str, version: str) -> Program:
         calls.append(f"{k.name}({', '.join(args)})")
     n_in, n_out = len(plan.graph.inputs), len(plan.graph.outputs)
     common = render("common.h.j2", version=version, title=title, kernel_count=len(kernels),
+                    vector_floats=max(4, plan.vector_floats),
                     total_mflops=sum(k.flops for k in kernels) / 1e6,
                     selu_scale=SELU_SCALE, selu_alpha_scale=float(
                         np.float32(SELU_ALPHA) * np.float32(SELU_SCALE)))

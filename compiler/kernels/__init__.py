@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ..codegen.env import c_identifier
 from ..graph import Graph, Node
-from . import conv, eltwise, linear, norm, pool, shape, softmax  # noqa: F401  (registers)
+from . import (conv, conv_blocked, conv_transpose_blocked, depthwise, eltwise, layout,  # noqa: F401
+               linear, norm, pool, pool_blocked, shape, shape_blocked, softmax)
 from .base import REGISTRY, KernelSpec
 
 def runs_kernel(node: Node) -> bool:
@@ -26,13 +27,14 @@ def lower(node: Node, index: int, target, kernels: str = "auto") -> KernelSpec:
         names = [f"in{operand + j}" for j in range(len(f.inputs))]
         operand += len(f.inputs)
         spec.add_step(f.op, names, f"e{number}", f.name)
-    candidates = REGISTRY.get(type(node.op), [])
-    # a family that cannot honour a store pattern or prologue must return False
-    for family, fn, reference in candidates:
-        if kernels == "reference" and not reference:
+    # a family that cannot honour the node's layouts, store pattern or prologue returns False
+    for family in REGISTRY.get(type(node.op), []):
+        if kernels == "reference" and not family.reference:
             continue
-        if fn(spec, target):
-            spec.family = family
+        if spec.any_blocked and not family.blocked:
+            continue
+        if family.lower(spec, target):
+            spec.family = family.name
             return spec
     raise NotImplementedError(f"{node.name} ({node.op.kind}): no kernel can run "
                               f"{node.op.describe()} on input {spec.in_shapes}")

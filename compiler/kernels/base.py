@@ -1,9 +1,20 @@
 """KernelSpec: everything a template needs to emit one C function, and the lowering registry.
 
 A kernel family is a function `lower(spec, target) -> bool` registered for an op type; it
-fills in the template name, literal context and constants, or returns False when the shape
-is not one it handles. The planner tries the families of an op in order, so faster kernels
-can be added in front of the reference ones without touching the front end.
+fills in the template name, literal context and constants, or returns False (before touching
+`spec`) when the node is not one it handles. The planner tries the families of an op in
+order, fast ones first, so faster kernels are added without touching the front end.
+Families that handle the channel-blocked layout say so, with a predicate `accepts(node,
+target)` the layout pass asks before it decides to keep a tensor blocked.
+
+Conventions every template keeps:
+- sizes, strides and offsets are literals from `spec.ctx`; tables are `static const`;
+- the fused epilogue runs at the store: `k.epilogue(v, n=, c=, off=)` with the element's
+  batch index, channel index and offset in the *output's* physical layout (fused operands
+  always share the output's layout);
+- a blocked tensor is (N, ceil(C/V), H, W, V) and its padded lanes (channel >= C) are zero:
+  every blocked kernel stores zeros there, and may rely on reading zeros there;
+- parallel loops: `num_threads(nthreads) if(<ctx.parallel>)`, no shared writes.
 """
 from __future__ import annotations
 
@@ -13,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from ..graph import Node
+from ..layout import Layout, physical_shape
 from ..ops.base import Op, numel
 
 Shape = tuple[int, ...]
@@ -71,6 +83,27 @@ class KernelSpec:
     @property
     def layers(self) -> list[str]:
         return self.node.layers
+
+    @property
+    def in_layouts(self) -> list[Layout]:
+        return [i.layout for i in self.node.inputs]
+
+    @property
+    def out_layout(self) -> Layout:
+        return self.node.layout
+
+    @property
+    def in_physical(self) -> list[tuple]:
+        """The shapes of the input arrays as they sit in memory (blocked or not)."""
+        return [physical_shape(i.shape, i.layout) for i in self.node.inputs]
+
+    @property
+    def out_physical(self) -> tuple:
+        return physical_shape(self.out_shape, self.node.layout)
+
+    @property
+    def any_blocked(self) -> bool:
+        return self.out_layout.blocked or any(lay.blocked for lay in self.in_layouts)
 
     @property
     def kinds(self) -> list[str]:
@@ -138,17 +171,35 @@ class KernelSpec:
 
 
 LowerFn = Callable[[KernelSpec, "object"], bool]
-REGISTRY: dict[type, list[tuple[str, LowerFn, bool]]] = {}
 
 
-def register(op_type: type, name: str, reference: bool = True):
-    """Add a lowering for `op_type`. Later registrations with reference=False are tried first."""
+@dataclass
+class Family:
+    name: str
+    lower: LowerFn
+    reference: bool                # a plain-loop kernel, kept for kernels="reference"
+    blocked: bool                  # reads/writes channel-blocked tensors
+    accepts: Callable | None       # (node, target) -> bool, for blocked families
+
+
+REGISTRY: dict[type, list[Family]] = {}
+
+
+def register(op_type: type, name: str, reference: bool = True, blocked: bool = False,
+             accepts: Callable | None = None):
+    """Add a lowering for `op_type`; fast (reference=False) families are tried first."""
     def wrap(fn: LowerFn) -> LowerFn:
         entries = REGISTRY.setdefault(op_type, [])
-        entry = (name, fn, reference)
+        family = Family(name, fn, reference, blocked, accepts)
         if reference:
-            entries.append(entry)
+            entries.append(family)
         else:
-            entries.insert(0, entry)
+            entries.insert(0, family)
         return fn
     return wrap
+
+
+def blocked_family_accepts(node: Node, target) -> bool:
+    """Is there a kernel that runs `node` on channel-blocked tensors?"""
+    return any(f.blocked and f.accepts is not None and f.accepts(node, target)
+               for f in REGISTRY.get(type(node.op), []))

@@ -6,6 +6,7 @@ import math
 
 from ..graph import Graph, Node
 from ..ops import Cat, ChannelAffine, Copy, Pattern
+from ..layout import physical_numel
 from ..ops.base import numel
 from .fuse_epilogues import absorb, chain_ops, through_views
 
@@ -62,25 +63,44 @@ def clone_chain(node: Node, dim: int, start: int, size: int) -> Node:
     return piece
 
 
+def slice_offsets(cat: Node) -> list[int] | None:
+    """Float offsets of the inputs' slices in the cat's buffer, or None when the slices are
+    not contiguous: some dim before the cat dim is > 1, or, channel-blocked, a slice does not
+    start on a block boundary."""
+    if math.prod(cat.shape[:cat.op.dim]) != 1:
+        return None
+    offsets, start = [], 0
+    for x in cat.inputs:
+        if cat.layout.blocked:
+            if cat.op.dim != 1 or start % cat.layout.v:
+                return None
+            offsets.append(physical_numel((1, start) + tuple(cat.shape[2:]), cat.layout))
+        else:
+            offsets.append(numel(cat.shape[:cat.op.dim] + (start,) + cat.shape[cat.op.dim + 1:]))
+        start += x.shape[cat.op.dim]
+    return offsets
+
+
 def zero_copy_cat(graph: Graph) -> Graph:
-    """A cat whose slices are contiguous in memory (every dim before the cat dim is 1) runs no
-    kernel: each input's producer writes straight into its slice. An input that cannot be
-    written in place (a graph input or output, a view, an input repeated or already placed in
-    another cat) is copied into its slice by a Copy kernel."""
+    """A cat whose slices are contiguous in memory runs no kernel: each input's producer
+    writes straight into its slice. An input that cannot be written in place (a graph input
+    or output, a view, an input repeated or already placed in another cat) is copied into its
+    slice by a Copy kernel."""
     g = graph.copy()
     for cat in [n for n in g.nodes if isinstance(n.op, Cat)]:
-        if math.prod(cat.shape[:cat.op.dim]) != 1:
+        offsets = slice_offsets(cat)
+        if offsets is None:
             continue
         cat.op.zero_copy = True
-        placed, offset = [], 0
-        for i, x in enumerate(cat.inputs):
+        placed = []
+        for i, (x, offset) in enumerate(zip(cat.inputs, offsets)):
             if not placeable(g, x, placed):
                 copy_node = Node(Copy(), [x], x.shape, f"{cat.name}.copy{i}")
+                copy_node.layout = x.layout
                 g.nodes.insert(g.nodes.index(cat), copy_node)
                 x = copy_node
             x.slice_of = (cat, offset)
             placed.append(x)
-            offset += numel(x.shape)
         cat.inputs = placed
     g.renumber()
     return g

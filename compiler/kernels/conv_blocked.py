@@ -1,0 +1,136 @@
+"""Conv2d on channel-blocked tensors: an output-stationary register-tiled direct convolution.
+
+A tile keeps RB_W output pixels of one row x RB_OC channel blocks in vector registers. Per
+input channel it loads RB_OC weight vectors and broadcasts one input value per pixel, so the
+inner loop is RB_W * RB_OC independent FMAs (see KERNELS.md section 2). Row padding is a
+per-row tap range; column padding is resolved when the code is generated: tiles touching
+the left or right border get their own instance in which the taps that would read padding
+are simply absent, so no tile tests bounds at run time.
+
+Inputs may be blocked (NCHW[V]c) or, for a first layer with few channels or a 1x1 input,
+plain NCHW; outputs are blocked, or NCHW (with a fused PixelShuffle's positions) at the
+graph's edges. The blocking choices live in BLOCKING, per ISA.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.conv import Conv2d
+from .base import KernelSpec, register
+from .util import parallel_if
+
+#: register tiles per ISA: {channel blocks per tile (RB_OC): output pixels per tile (RB_W)}.
+#: AVX-512 has 32 vector registers, AVX2 16: RB_OC*RB_W accumulators + RB_OC weights must fit.
+BLOCKING = {
+    "avx512": {4: 6, 3: 8, 2: 12, 1: 14},
+    "avx2": {3: 4, 2: 6, 1: 12},
+    "generic": {2: 6, 1: 12},
+}
+
+
+def conv_blocked_accepts(node, target) -> bool:
+    op = node.op
+    if not isinstance(op, Conv2d) or len(node.inputs[0].shape) != 4:
+        return False
+    v = target.vector_floats
+    if op.groups == 1:
+        return True
+    icg, ocg = op.in_channels // op.groups, op.out_channels // op.groups
+    return icg % v == 0 and ocg % v == 0 and not node.prologue
+
+
+def pick_tile(isa: str, ocb: int, ow: int) -> tuple[int, int]:
+    """(RB_OC, RB_W): the most channel blocks per tile that divide `ocb`, then its width."""
+    table = BLOCKING[isa]
+    rb_oc = max(r for r in table if ocb % r == 0)
+    return rb_oc, min(table[rb_oc], ow)
+
+
+def column_tiles(ow: int, rb_w: int, w: int, stride: int, pad: int, dilation: int, kw: int):
+    """Tiles as runs [(instance, first ow0, count)] and instances [(width, valid taps)] where
+    valid taps[kw] lists the pixels j of the tile whose input column for tap kw is inside."""
+    instances, runs = [], []
+    for ow0 in range(0, ow, rb_w):
+        width = min(rb_w, ow - ow0)
+        valid = tuple(tuple(j for j in range(width)
+                            if 0 <= (ow0 + j) * stride - pad + t * dilation < w)
+                      for t in range(kw))
+        key = (width, valid)
+        if key not in instances:
+            instances.append(key)
+        index = instances.index(key)
+        if runs and runs[-1][0] == index and runs[-1][1] + runs[-1][2] * rb_w == ow0:
+            runs[-1] = (index, runs[-1][1], runs[-1][2] + 1)
+        else:
+            runs.append((index, ow0, 1))
+    return instances, runs
+
+
+def row_taps(oh: int, h: int, stride: int, pad: int, dilation: int, kh: int):
+    """Per output row: the [lo, hi) range of kernel rows whose input row is inside."""
+    lo, hi = [], []
+    for o in range(oh):
+        valid = [t for t in range(kh) if 0 <= o * stride - pad + t * dilation < h]
+        lo.append(valid[0] if valid else 0)
+        hi.append(valid[-1] + 1 if valid else 0)
+    return lo, hi
+
+
+def pack_weights(weight: np.ndarray, groups: int, v: int, icv: int, blocked_in: bool):
+    """(OC, IC/g, KH, KW) -> [OCB][ICB_g][KH][KW][ICV][V]: for each output block, input block,
+    tap and input channel, the V output channels' weights side by side (zero-padded)."""
+    oc, icg, kh, kw = weight.shape
+    ocb = -(-oc // v)
+    icb_g = -(-icg // v) if blocked_in else 1
+    packed = np.zeros((ocb * v, icb_g * icv, kh, kw), np.float32)
+    for o in range(oc):
+        packed[o, :icg] = weight[o]
+    # (OCB, V, ICB, ICV, KH, KW) -> (OCB, ICB, KH, KW, ICV, V)
+    packed = packed.reshape(ocb, v, icb_g, icv, kh, kw).transpose(0, 2, 4, 5, 3, 1)
+    return np.ascontiguousarray(packed)
+
+
+@register(Conv2d, "conv2d_blocked", reference=False, blocked=True, accepts=conv_blocked_accepts)
+def conv2d_blocked(spec: KernelSpec, target) -> bool:
+    node, op = spec.node, spec.node.op
+    if not conv_blocked_accepts(node, target) or not (spec.any_blocked or target.vector_floats > 1):
+        return False
+    in_layout, out_layout = spec.in_layouts[0], spec.out_layout
+    if any(lay != out_layout for lay in spec.in_layouts[1:]):
+        return False                               # residual operands share the output layout
+    if node.prologue and in_layout.blocked:
+        return False
+    v = target.vector_floats
+    n, ic, h, w = spec.in_shapes[0]
+    _, oc, oh, ow = op.infer_shape(spec.in_shapes[0])
+    kh, kw = op.kernel_size
+    (sh, sw), (dh, dw) = op.stride, op.dilation
+    pt, _, pl, _ = op.padding
+    g = op.groups
+    blocked_in = in_layout.blocked
+    icv = v if blocked_in else ic // g
+    icb_g = -(-(ic // g) // v) if blocked_in else 1
+    ocb = -(-oc // v)
+    ocb_g = ocb if g == 1 else (oc // g) // v
+    rb_oc, rb_w = pick_tile(target.isa, ocb_g, ow)
+    instances, runs = column_tiles(ow, rb_w, w, sw, pl, dw, kw)
+    kh_lo, kh_hi = row_taps(oh, h, sh, pt, dh, kh)
+    bias = np.zeros(ocb * v, np.float32)
+    if "bias" in op.params:
+        bias[:oc] = op.params["bias"]
+    spec.template = "conv2d_blocked.c.j2"
+    spec.constant("weight", pack_weights(op.params["weight"], g, v, icv, blocked_in),
+                  f"{ocb}x{icb_g}x{kh}x{kw}x{icv}x{v} packed")
+    spec.constant("bias", bias, f"{oc} (+{ocb * v - oc} zero lanes)")
+    store = node.store.op.r if node.store is not None else 0
+    spec.ctx = dict(
+        v=v, n=n, ic=ic, h=h, w=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, dh=dh,
+        dw=dw, pt=pt, pl=pl, icv=icv, icb_g=icb_g, icb_total=-(-ic // v),
+        ocb=ocb, ocb_g=ocb_g, rb_oc=rb_oc, rb_w=rb_w, instances=instances, runs=runs,
+        kh_lo=kh_lo, kh_hi=kh_hi, blocked_in=blocked_in, out_mode="blocked" if
+        out_layout.blocked else ("shuffle" if store else "nchw"), r=store,
+        ob_stride=icb_g * kh * kw * icv * v, parallel=parallel_if(spec.flops))
+    spec.note = (f"{in_layout} -> {out_layout if not store else f'NCHW via PixelShuffle({store})'}"
+                 f", tile {rb_w} px x {rb_oc} blocks of {v}, {len(instances)} tile variants, "
+                 f"threads over (n, block group, row)")
+    return True

@@ -1,0 +1,1 @@
+"""Lowerings: conv_transpose_blocked (to be written)."""

@@ -1,0 +1,1 @@
+"""Lowerings: depthwise (to be written)."""

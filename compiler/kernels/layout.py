@@ -1,0 +1,23 @@
+"""Lowering of Reorder: NCHW <-> channel-blocked conversions."""
+from __future__ import annotations
+
+from ..ops.layout import Reorder
+from .base import KernelSpec, register
+from .util import parallel_if
+
+
+def reorder_accepts(node, target) -> bool:
+    return True
+
+
+@register(Reorder, "reorder", blocked=True, accepts=reorder_accepts)
+def reorder(spec: KernelSpec, target) -> bool:
+    """One pass over the blocked side: each (n, block, pixel) gathers or scatters V lanes."""
+    src, dst = spec.in_layouts[0], spec.out_layout
+    blocked = dst if dst.blocked else src
+    n, c, h, w = spec.out_shape
+    spec.template = "reorder.c.j2"
+    spec.ctx = dict(to_blocked=dst.blocked, n=n, c=c, hw=h * w, v=blocked.v,
+                    cb=-(-c // blocked.v), parallel=parallel_if(spec.out_numel * 8))
+    spec.note = f"{src} -> {dst}, threads over (n, channel block)"
+    return True

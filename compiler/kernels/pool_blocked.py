@@ -1,0 +1,1 @@
+"""Lowerings: pool_blocked (to be written)."""

@@ -1,0 +1,1 @@
+"""Lowerings: shape_blocked (to be written)."""

@@ -1,0 +1,4 @@
+"""Layer cases that run on channel-blocked tensors (a convolution in front)."""
+from ..frameworks import Case
+
+CASES: list[Case] = []
