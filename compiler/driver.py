@@ -1,7 +1,8 @@
 """compile(): trace -> plan -> emit C -> build (or load from the cache) -> CompiledModel."""
 from __future__ import annotations
 
-from .codegen.emit import emit
+from .codegen.emit import prepare, render_program
+from .codegen.fingerprint import fingerprint
 from .graph import Graph, normalize_input_shapes, trace
 from .nn.module import Module
 from .planner import plan as make_plan
@@ -20,9 +21,8 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
     isa: "avx512", "avx2" or "generic" to target a narrower machine than this one.
     sanitize: build with AddressSanitizer + UBSan (default: $SMELT_SANITIZE).
     """
-    from runtime import build, cache
+    from runtime import build
     from runtime.model import CompiledModel
-    from runtime.version import __version__
 
     if kernels not in KERNEL_CHOICES:
         raise ValueError(f"kernels={kernels!r} is not supported; supported: "
@@ -46,9 +46,30 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
                         f"{type(model).__name__}")
     target = Target.detect(isa)
     plan = make_plan(graph, fuse=fuse, kernels=kernels, target=target)
-    program = emit(plan, title, __version__)
     sanitize = build.sanitize_requested(sanitize)
-    module, path = cache.load([program.source], program.cdef, isa or "native", sanitize)
+    module, path, program = build_program(plan, title, isa or "native", sanitize)
     stateful = bool(program.state_slots) or any(
         step.op.kind == "Dropout2dTrain" for k in plan.kernels for step in k.steps)
     return CompiledModel(module, program, plan, state_dict, threads, stateful, path)
+
+
+def build_program(plan, title: str, isa: str, sanitize: bool):
+    """The loaded extension for `plan` and its Program. A plan seen before (same fingerprint)
+    skips the templates and the C compiler: its sources and binary come from the cache."""
+    from runtime import cache
+    from runtime.version import __version__
+
+    program = prepare(plan)
+    key = fingerprint(plan, program.calls, title, __version__, cache.build_identity(isa, sanitize))
+    record = cache.lookup_program(key)
+    loaded = cache.load_built(record["binary"]) if record else None
+    if loaded is not None and len(record["kernels"]) == len(plan.kernels):
+        program.source = record["source"]
+        for spec, source in zip(plan.kernels, record["kernels"]):
+            spec.source = source
+        return (*loaded, program)
+    render_program(plan, program, title, __version__)
+    module, path, binary = cache.load(program.units, program.cdef, isa, sanitize, program.source)
+    cache.store_program(key, {"binary": binary, "source": program.source,
+                              "kernels": [k.source for k in plan.kernels]})
+    return module, path, program

@@ -37,7 +37,9 @@ class Node:
     - `store`: an index-only node (PixelShuffle) that decides where results are stored;
       `fused[:store_after]` apply before it, the rest after it;
     - `slice_of`: (cat node, float offset) when this node's output is written straight into
-      a slice of a concatenation's buffer.
+      a slice of a concatenation's buffer;
+    - `concat_of`: the cat node whose inputs this node reads directly, as one input
+      concatenated along channels (its leading inputs are then the cat's pieces).
     `shape` is always the shape of what the node finally produces.
     """
 
@@ -52,13 +54,16 @@ class Node:
         self.store: Node | None = None
         self.store_after = 0
         self.slice_of: tuple[Node, int] | None = None
+        self.concat_of: Node | None = None
         self.layout = NCHW                 # physical layout of the output (compiler/layout.py)
         self.id = -1
 
     @property
     def layers(self) -> list[str]:
         """Qualified names of every layer this node runs, in the order they apply."""
-        names = [p.name for p in self.prologue] + [self.name] + [f.name for f in self.folded]
+        names = [p.name for p in self.prologue] + \
+            ([self.concat_of.name] if self.concat_of is not None else []) + \
+            [self.name] + [f.name for f in self.folded]
         fused = [f.name for f in self.fused]
         if self.store is not None:
             fused.insert(self.store_after, self.store.name)
@@ -121,6 +126,8 @@ class Graph:
                 new.store = clone(node.store) if node.store is not None else None
                 if node.slice_of is not None:
                     new.slice_of = (clone(node.slice_of[0]), node.slice_of[1])
+                if node.concat_of is not None:
+                    new.concat_of = clone(node.concat_of)
             return memo[id(node)]
 
         return Graph([clone(n) for n in self.inputs], [clone(n) for n in self.nodes],
@@ -293,7 +300,7 @@ def trace(model, input_shape) -> Graph:
         raise TraceError(f"{type(model).__name__}.forward must return a tensor or a tuple of "
                          f"tensors, got {type(result).__name__}")
     outputs = [r.node for r in results]
-    state = {k: np.array(v, copy=True) for k, v in model.state_dict().items()}
+    state = model.state_dict()      # the arrays themselves; compile() snapshots them once
     return Graph(inputs, live_nodes(tracer.nodes, outputs), outputs, single, state)
 
 

@@ -28,6 +28,8 @@ def run(graph: Graph, *inputs: np.ndarray, step: int = 0):
 def run_node(node, values: dict, step: int) -> np.ndarray:
     """One node with everything the planner merged into it: prologue, op, epilogue, store."""
     args = [values[id(i)] for i in node.inputs[:node.anchor_arity]]
+    if node.concat_of is not None:                 # the leading inputs are a cat's pieces
+        args = [np.concatenate(args, axis=node.concat_of.op.dim)]
     for p in node.prologue:
         args[0] = apply(p.op, [args[0]], step)
     y = apply(node.op, args, step)

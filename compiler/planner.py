@@ -6,7 +6,7 @@ import functools
 from .graph import Graph
 from .kernels import kernel_nodes, lower
 from .memory import plan_memory
-from .passes.concat import distribute_over_cat, zero_copy_cat
+from .passes.concat import concat_into_conv, distribute_over_cat, zero_copy_cat
 from .passes.fold_bn import fold_bn
 from .passes.fuse_epilogues import fuse_epilogues
 from .passes.layout import choose_layout
@@ -18,7 +18,8 @@ from .target import Target
 
 #: the passes, in the order they run; each is a pure Graph -> Graph function
 FUSING_PASSES = [fold_bn, bn_to_affine, fuse_epilogues, distribute_over_cat, fuse_pixel_shuffle,
-                 fuse_input_prologues, materialize_outputs, choose_layout, zero_copy_cat]
+                 fuse_input_prologues, materialize_outputs, choose_layout, zero_copy_cat,
+                 concat_into_conv]
 #: with fuse=False: only what is needed to run at all, one kernel per layer
 PLAIN_PASSES = [bn_to_affine, materialize_outputs, choose_layout]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
@@ -38,13 +39,25 @@ def cache_dir() -> Path:
     return path
 
 
-def cache_key(units: list[str], cdef: str, flags: tuple[str, ...], root: Path) -> str:
+def build_identity(isa: str, sanitize: bool) -> str:
+    """Everything besides the sources that changes a binary: flags, compiler, CPU, versions."""
+    return "\0".join((" ".join(build.flags_for(isa, sanitize)),
+                      build.compiler_identity(str(cache_dir())), " ".join(sorted(cpu_flags())),
+                      __version__, build.ext_suffix()))
+
+
+def cache_key(units: list[str], cdef: str, identity: str) -> str:
     h = hashlib.sha256()
-    for part in (*units, cdef, " ".join(flags), build.compiler_identity(str(root)),
-                 " ".join(sorted(cpu_flags())), __version__, build.ext_suffix()):
+    for part in (*units, cdef, identity):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
+
+
+def binary_path(root: Path, key: str) -> tuple[str, Path]:
+    """The extension's module name and where its shared object lives."""
+    name = f"_smelt_{key[:24]}"
+    return name, root / key[:2] / f"{name}{build.ext_suffix()}"
 
 
 def digest_path(path: Path) -> Path:
@@ -80,33 +93,49 @@ def import_cached(name: str, path: Path) -> ModuleType | None:
         return None
 
 
-def load(units: list[str], cdef: str, isa: str = "native",
-         sanitize: bool = False) -> tuple[ModuleType, Path]:
-    """The loaded extension for these sources, built only if no cached copy exists."""
-    if sanitize:
-        build.check_sanitizer_runtime()
-    root = cache_dir()
-    flags = build.flags_for(isa, sanitize)
-    key = cache_key(units, cdef, flags, root)
-    name = f"_smelt_{key[:24]}"
-    path = root / key[:2] / f"{name}{build.ext_suffix()}"
+def load_built(key: str) -> tuple[ModuleType, Path] | None:
+    """The extension already built under `key` (memory or disk), or None."""
+    name, path = binary_path(cache_dir(), key)
     with _lock:
         if name in _loaded:
             stats["memory_hits"] += 1
             return _loaded[name], path
+        module = import_cached(name, path) if path.exists() else None
+        if module is None:
+            return None
+        stats["disk_hits"] += 1
+        _loaded[name] = module
+        return module, path
+
+
+def load(units: list[str], cdef: str, isa: str = "native", sanitize: bool = False,
+         source: str | None = None) -> tuple[ModuleType, Path, str]:
+    """The loaded extension for these translation units, built only if no cached copy exists.
+    `source` (the whole program) is kept next to the binary for people to read."""
+    if sanitize:
+        build.check_sanitizer_runtime()
+    root = cache_dir()
+    flags = build.flags_for(isa, sanitize)
+    key = cache_key(units, cdef, build_identity(isa, sanitize))
+    name, path = binary_path(root, key)
+    with _lock:
+        if name in _loaded:
+            stats["memory_hits"] += 1
+            return _loaded[name], path, key
         if path.exists():
             module = import_cached(name, path)
             if module is not None:
                 stats["disk_hits"] += 1
                 _loaded[name] = module
-                return module, path
+                return module, path, key
             stats["rebuilt_corrupt"] += 1           # the new build is renamed over it
         path.parent.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=path.parent))
         try:
             built = build.build_extension(name, units, cdef, flags, sanitize, workdir,
                                           root / "failed")
-            build.write_atomic(path.parent / f"{name}.c", "\n".join(units).encode())
+            build.write_atomic(path.parent / f"{name}.c",
+                               (source or "\n".join(units)).encode())
             build.write_atomic(digest_path(path), file_digest(built).encode())
             os.replace(built, path)
         finally:
@@ -114,4 +143,20 @@ def load(units: list[str], cdef: str, isa: str = "native",
         stats["builds"] += 1
         module = import_extension(name, path)
         _loaded[name] = module
-        return module, path
+        return module, path, key
+
+
+def program_path(fingerprint: str) -> Path:
+    return cache_dir() / "programs" / fingerprint[:2] / f"{fingerprint}.json"
+
+
+def lookup_program(fingerprint: str) -> dict | None:
+    """The record of a program rendered and built before: its binary key and C sources."""
+    try:
+        return json.loads(program_path(fingerprint).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def store_program(fingerprint: str, record: dict) -> None:
+    build.write_atomic(program_path(fingerprint), json.dumps(record).encode())

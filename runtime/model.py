@@ -13,6 +13,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .layouts import to_blocked, to_nchw
+
 
 def aligned_empty(count: int, dtype=np.float32, alignment: int = 64) -> np.ndarray:
     """A 1-D array whose data starts on an `alignment`-byte boundary."""
@@ -57,6 +59,11 @@ class Kernel:
         self.out_shape: tuple = tuple(spec.out_physical)
         self.in_layouts: list[str] = [str(lay) for lay in spec.in_layouts]
         self.out_layout: str = str(spec.out_layout)
+        # the same tensors as the model sees them (NCHW)
+        self.logical_in_shapes: list[tuple] = [tuple(s) for s in spec.in_shapes]
+        self.logical_out_shape: tuple = tuple(spec.out_shape)
+        self._vectors = [lay.v if lay.blocked else 0 for lay in spec.in_layouts]
+        self._out_vector = spec.out_layout.v if spec.out_layout.blocked else 0
         self._fn = getattr(model._lib, spec.name)
 
     def __call__(self, *arrays: np.ndarray) -> np.ndarray:
@@ -84,6 +91,17 @@ class Kernel:
                      step, m.threads)
         return out
 
+    def from_nchw(self, x: np.ndarray, index: int = 0) -> np.ndarray:
+        """An NCHW array laid out as this kernel's input `index` expects (blocked or not)."""
+        v = self._vectors[index]
+        return to_blocked(x, v) if v else np.ascontiguousarray(x, np.float32)
+
+    def to_nchw(self, out: np.ndarray) -> np.ndarray:
+        """This kernel's output array as an NCHW array."""
+        if not self._out_vector:
+            return out
+        return to_nchw(out, self.logical_out_shape[1])
+
     def __repr__(self) -> str:
         return (f"Kernel({self.name}: {' + '.join(self.layers)}, "
                 f"{self.flops / 1e6:.2f} MFLOP)")
@@ -109,8 +127,10 @@ class CompiledModel:
         self.input_shapes = [tuple(n.shape) for n in plan.graph.inputs]
         self.output_shapes = [tuple(n.shape) for n in plan.graph.outputs]
         self._single_output = plan.graph.single_output
-        self._params = aligned_empty(program.params.size)
-        self._params[:] = program.params
+        self._params = program.params
+        if self._params.ctypes.data % 64:             # kernels load weights with aligned loads
+            self._params = aligned_empty(program.params.size)
+            self._params[:] = program.params
         self._state = program.state.copy()
         self._state_slots = program.state_slots
         self._state_dict = OrderedDict((k, np.array(v, copy=True)) for k, v in state_dict.items())

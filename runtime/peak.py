@@ -34,7 +34,7 @@ def fma_kernel(isa: str | None = None):
     flops = 2 * target.vector_floats * accumulators
     source = render("fma_peak.c.j2", isa=target.isa, vlen=target.vector_floats,
                     accumulators=accumulators, flops_per_iteration=flops)
-    module, _ = cache.load([source], CDEF, isa or "native")
+    module = cache.load([source], CDEF, isa or "native")[0]
     return module, flops, source
 
 
@@ -52,8 +52,9 @@ def run_fma(threads: int, iters: int, isa: str | None = None) -> float:
 
 def measure_fma_peak(threads: int = 1, *, isa: str | None = None, seconds: float = 0.2,
                      repeats: int = 3) -> float:
-    """GFLOP/s of `threads` OpenMP threads (proc_bind(spread)) issuing independent vector
-    FMAs back to back: the best of `repeats` runs of about `seconds` each."""
+    """GFLOP/s of `threads` OpenMP threads issuing independent vector FMAs back to back: the
+    best of `repeats` runs of about `seconds` each. With libgomp, set OMP_PROC_BIND=spread
+    (or OMP_PLACES=cores) for the kernel's proc_bind(spread) to keep threads on separate cores."""
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise ValueError(f"threads must be a positive int, got {threads!r}")
     _, flops, _ = fma_kernel(isa)

@@ -22,7 +22,7 @@ class Case:
     spec: str                          # expression building the module
     shape: tuple | list                # input shape, or a list of shapes for several inputs
     train: bool = False
-    data: str = "randn"                # randn | extreme | nan | positive
+    data: str = "randn"                # randn | extreme | nan | positive | wide | denormal
     rtol: float = 1e-4
     atol: float = 1e-5
     tags: tuple = field(default_factory=tuple)
@@ -46,6 +46,12 @@ def case_inputs(case: Case) -> list[np.ndarray]:
             x.flat[::7] = np.nan
         elif case.data == "positive":
             x = np.abs(x) + np.float32(0.1)
+        elif case.data == "wide":         # magnitudes from every binade, both signs, +-inf
+            x = (np.sign(x) * 10.0 ** rng.uniform(-45, 38.5, shape)).astype(np.float32)
+            x.flat[::61] = np.inf
+            x.flat[1::61] = -np.inf
+        elif case.data == "denormal":     # subnormal floats (and a few of the smallest normals)
+            x = (x * np.float32(1e-39)).astype(np.float32)
         out.append(x)
     return out
 

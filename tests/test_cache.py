@@ -203,26 +203,25 @@ def test_second_compile_in_process_is_a_memory_hit():
 
 def test_key_changes_with_flags_sanitize_isa_version(monkeypatch):
     m = compiler.compile(small_model(), (1, 2, 5, 5))
-    units, cdef, root = [m.source], "void f(void);", cache.cache_dir()
+    units, cdef = [m.source], "void f(void);"
 
     def key(isa="native", sanitize=False):
-        return cache.cache_key(units, cdef, build.flags_for(isa, sanitize), root)
+        return cache.cache_key(units, cdef, cache.build_identity(isa, sanitize))
 
     keys = {key(), key(sanitize=True), key("generic"), key("avx2"), key("generic", True)}
     assert len(keys) == 5
     assert key() == key()
-    assert cache.cache_key([m.source + " "], cdef, build.flags_for("native", False), root) != key()
+    assert cache.cache_key([m.source + " "], cdef, cache.build_identity("native", False)) != key()
     monkeypatch.setattr(cache, "__version__", "999.0")
     assert key() not in keys
 
 
 def test_key_changes_with_the_compiler(tmp_path, monkeypatch):
     """$CC is part of the key, even when it changes within one process."""
-    units, cdef, flags = ["int f(void) { return 1; }"], "int f(void);", build.flags_for(
-        "native", False)
-    before = cache.cache_key(units, cdef, flags, tmp_path)
+    units, cdef = ["int f(void) { return 1; }"], "int f(void);"
+    before = cache.cache_key(units, cdef, cache.build_identity("native", False))
     monkeypatch.setenv("CC", str(logging_cc(tmp_path)))
-    assert cache.cache_key(units, cdef, flags, tmp_path) != before
+    assert cache.cache_key(units, cdef, cache.build_identity("native", False)) != before
 
 
 def test_isa_option_builds_another_binary():

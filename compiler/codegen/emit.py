@@ -1,7 +1,9 @@
-"""Plan -> one C translation unit, the cffi declarations, and the constant blobs."""
+"""Plan -> C program (one readable source, split into translation units for a parallel build),
+the cffi declarations, and the constant blobs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -13,16 +15,19 @@ KERNEL_ARGS = "const float *params, double *state, uint64_t step, int nthreads"
 
 @dataclass
 class Program:
-    source: str                  # the C the user reads (m.source)
-    cdef: str                    # declarations for cffi
-    params: np.ndarray           # float32 blob every kernel's constants live in
-    state: np.ndarray            # float64 blob of mutable state (running statistics)
+    params: np.ndarray           # float32 blob every kernel's constants live in (64-byte aligned)
+    state: np.ndarray            # float64 blob of mutable state (running statistics, seeds)
     state_slots: dict            # state_dict prefix -> StateSlot (with its offset)
+    calls: list[str]             # the entry point's kernel calls, in order
+    cdef: str                    # declarations for cffi
+    source: str = ""             # the whole C program, as the user reads it (m.source)
+    units: list[str] = field(default_factory=list)   # the same, split for a parallel build
 
 
-def kernel_signature(spec) -> str:
-    ins = "".join(f"const float *in{i}, " for i in range(len(spec.in_shapes)))
-    return f"void {spec.name}({ins}float *out, {KERNEL_ARGS})"
+def kernel_signature(spec, restrict: bool = False) -> str:
+    r = "restrict " if restrict else ""
+    ins = "".join(f"const float *{r}in{i}, " for i in range(len(spec.in_shapes)))
+    return f"void {spec.name}({ins}float *{r}out, {KERNEL_ARGS})"
 
 
 def entry_signature(n_in: int, n_out: int, restrict: bool) -> str:
@@ -33,18 +38,25 @@ def entry_signature(n_in: int, n_out: int, restrict: bool) -> str:
             "uint64_t step, int nthreads")
 
 
+def aligned_zeros(count: int, alignment: int = 64) -> np.ndarray:
+    """A zeroed float32 array whose data starts on an `alignment`-byte boundary."""
+    raw = np.zeros(count + alignment // 4, np.float32)
+    skip = (-raw.ctypes.data % alignment) // 4
+    return raw[skip:skip + count]
+
+
 def layout_constants(kernels) -> np.ndarray:
-    """Give every constant a 64-byte aligned offset in one float32 blob."""
-    chunks, offset = [], 0
+    """Give every constant a 64-byte aligned offset in one float32 blob, and fill it."""
+    offset = 0
     for k in kernels:
         for c in k.constants:
             c.offset = offset
-            size = -(-c.array.size // 16) * 16
-            chunk = np.zeros(size, np.float32)
-            chunk[:c.array.size] = c.array.ravel()
-            chunks.append(chunk)
-            offset += size
-    return np.concatenate(chunks) if chunks else np.zeros(16, np.float32)
+            offset += -(-c.array.size // 16) * 16
+    blob = aligned_zeros(max(offset, 16))
+    for k in kernels:
+        for c in k.constants:
+            blob[c.offset:c.offset + c.array.size].reshape(c.array.shape)[...] = c.array
+    return blob
 
 
 def layout_state(kernels) -> tuple[np.ndarray, dict]:
@@ -64,26 +76,59 @@ def layout_state(kernels) -> tuple[np.ndarray, dict]:
     return state, slots
 
 
-def emit(plan, title: str, version: str) -> Program:
+def prepare(plan) -> Program:
+    """Everything but the C text: blobs, offsets, the entry point's calls, cffi declarations."""
     kernels = plan.kernels
     params = layout_constants(kernels)
     state, slots = layout_state(kernels)
-    for k in kernels:
-        k.source = render(k.template, k=k).strip("\n")
     calls = []
     for k in kernels:
         args = [plan.storage_of(i).c_expr() for i in k.node.inputs]
         args += [plan.storage_of(k.node).c_expr(), "params", "state", "step", "nthreads"]
         calls.append(f"{k.name}({', '.join(args)})")
     n_in, n_out = len(plan.graph.inputs), len(plan.graph.outputs)
+    cdef = "\n".join([kernel_signature(k) + ";" for k in kernels] +
+                     [f"void smelt_forward({entry_signature(n_in, n_out, restrict=False)});"])
+    return Program(params, state, slots, calls, cdef)
+
+
+def split(kernels, parts: int) -> list[list]:
+    """Kernels dealt into `parts` groups of similar source size (gcc time grows with it)."""
+    groups = [[] for _ in range(max(1, min(parts, len(kernels))))]
+    sizes = [0] * len(groups)
+    for k in sorted(kernels, key=lambda k: -len(k.source)):
+        i = sizes.index(min(sizes))
+        groups[i].append(k)
+        sizes[i] += len(k.source)
+    return [sorted(g, key=kernels.index) for g in groups]
+
+
+def render_program(plan, program: Program, title: str, version: str) -> None:
+    """Run the templates: each kernel's source, the whole program, and its build units."""
+    kernels = plan.kernels
+    for k in kernels:
+        k.source = render(k.template, k=k).strip("\n")
+    n_in, n_out = len(plan.graph.inputs), len(plan.graph.outputs)
     common = render("common.h.j2", version=version, title=title, kernel_count=len(kernels),
                     vector_floats=max(4, plan.vector_floats),
                     total_mflops=sum(k.flops for k in kernels) / 1e6,
                     selu_scale=SELU_SCALE, selu_alpha_scale=float(
-                        np.float32(SELU_ALPHA) * np.float32(SELU_SCALE)))
-    source = render("model.c.j2", common=common.strip("\n"), kernels=kernels, calls=calls,
-                    arena_floats=plan.arena_floats,
-                    entry_args=entry_signature(n_in, n_out, restrict=True))
-    cdef = "\n".join([kernel_signature(k) + ";" for k in kernels] +
-                     [f"void smelt_forward({entry_signature(n_in, n_out, restrict=False)});"])
-    return Program(source, cdef, params, state, slots)
+                        np.float32(SELU_ALPHA) * np.float32(SELU_SCALE))).strip("\n")
+
+    def unit(members, entry: bool, prototypes: bool) -> str:
+        return render("model.c.j2", common=common, kernels=members, calls=program.calls,
+                      arena_floats=plan.arena_floats, entry=entry,
+                      prototypes=[kernel_signature(k, restrict=True) for k in kernels
+                                  if k not in members] if prototypes else [],
+                      entry_args=entry_signature(n_in, n_out, restrict=True))
+
+    program.source = unit(kernels, entry=True, prototypes=False)
+    groups = split(kernels, parts=min(4, os.cpu_count() or 1) if len(kernels) >= 8 else 1)
+    program.units = [unit(g, entry=(i == len(groups) - 1), prototypes=len(groups) > 1)
+                     for i, g in enumerate(groups)]
+
+
+def emit(plan, title: str, version: str) -> Program:
+    program = prepare(plan)
+    render_program(plan, program, title, version)
+    return program

@@ -94,8 +94,17 @@ class KernelSpec:
 
     @property
     def in_physical(self) -> list[tuple]:
-        """The shapes of the input arrays as they sit in memory (blocked or not)."""
-        return [physical_shape(i.shape, i.layout) for i in self.node.inputs]
+        """The shapes of the input arrays as they sit in memory (blocked or not). A view of a
+        blocked tensor (a Flatten that a Linear reads as it lies) is its source's blocked
+        buffer, flattened after dim 0: (N, C/V*H*W*V)."""
+        shapes = []
+        for i in self.node.inputs:
+            src = i
+            while src.op.is_view and src.layout.blocked:
+                src = src.inputs[0]
+            phys = physical_shape(src.shape, src.layout)
+            shapes.append(phys if src is i else (phys[0], numel(phys[1:])))
+        return shapes
 
     @property
     def out_physical(self) -> tuple:
@@ -109,7 +118,8 @@ class KernelSpec:
     def kinds(self) -> list[str]:
         """Op kinds in the order they apply, like `layers`."""
         n = self.node
-        kinds = [p.op.kind for p in n.prologue] + [n.op.kind] + [f.op.kind for f in n.folded]
+        kinds = [p.op.kind for p in n.prologue] + (["Cat"] if n.concat_of is not None else []) + \
+            [n.op.kind] + [f.op.kind for f in n.folded]
         fused = [f.op.kind for f in n.fused]
         if n.store is not None:
             fused.insert(n.store_after, n.store.op.kind)
@@ -127,21 +137,43 @@ class KernelSpec:
         return self.node.anchor_arity
 
     def constant(self, cname: str, array: np.ndarray, note: str = "") -> str:
-        self.constants.append(Constant(cname, np.ascontiguousarray(array, dtype=np.float32), note))
+        """A float32 array the kernel reads as `cname` (any view: it is copied into the blob)."""
+        self.constants.append(Constant(cname, np.asarray(array, dtype=np.float32), note))
         return cname
 
-    def epilogue(self, v: str, n: str = "n", c: str = "c", off: str = "off") -> str:
-        """C statements applying every fused step to the float variable `v`."""
-        return self._apply(self.steps, v, n, c, off)
+    def epilogue(self, v: str, n: str = "n", c: str = "c", off: str = "off",
+                 h: str | None = None, w: str | None = None) -> str:
+        """C statements applying every fused step to the float variable `v`. An operand in
+        another layout than the output (only where the layout pass allows it) is indexed
+        from the element's coordinates (n, c, h, w), which the template then passes."""
+        return self._apply(self.steps, v, n, c, off, h, w)
 
     def prologue(self, v: str, n: str = "n", c: str = "c") -> str:
         """C statements applying the load prologue (channel-wise ops) to the input value `v`."""
         return self._apply(self.prologue_steps, v, n, c, None)
 
-    def _apply(self, steps: list[Step], v: str, n: str, c: str, off: str | None) -> str:
+    def operand_offset(self, name: str, off: str, n: str, c: str, h, w) -> str:
+        index = int(name[2:])
+        layout, shape = self.in_layouts[index], self.in_shapes[index]
+        if layout == self.out_layout and shape == self.out_shape:
+            return off
+        if h is None or w is None:
+            raise ValueError(f"{self.name}: operand {name} is {layout} but the output is "
+                             f"{self.out_layout}, and the template gives no coordinates")
+        _, channels, height, width = shape
+        if layout.blocked:
+            v = layout.v
+            return (f"(((((size_t)({n}) * {-(-channels // v)} + ({c}) / {v}) * {height} + ({h}))"
+                    f" * {width} + ({w})) * {v} + ({c}) % {v})")
+        return f"((((size_t)({n}) * {channels} + ({c})) * {height} + ({h})) * {width} + ({w}))"
+
+    def _apply(self, steps: list[Step], v: str, n: str, c: str, off: str | None,
+               h: str | None = None, w: str | None = None) -> str:
         lines = []
         for step in steps:
             at = {"n": n, "c": c, "off": off, "operands": step.operands,
+                  "operand_offsets": [self.operand_offset(o, off, n, c, h, w)
+                                      for o in step.operands],
                   "param": lambda name, prefix=step.prefix: f"{prefix}_{name}",
                   "seed": f"(uint64_t)state[{step.seed.offset}]" if step.seed else None}
             lines.append(f"{v} = {step.op.c_apply(v, at)};")

@@ -76,18 +76,24 @@ def row_taps(oh: int, h: int, stride: int, pad: int, dilation: int, kh: int):
     return lo, hi
 
 
-def pack_weights(weight: np.ndarray, groups: int, v: int, icv: int, blocked_in: bool):
+def pack_weights(weight: np.ndarray, groups: int, v: int, icv: int, blocked_in: bool,
+                 pieces: list[int] | None = None):
     """(OC, IC/g, KH, KW) -> [OCB][ICB_g][KH][KW][ICV][V]: for each output block, input block,
-    tap and input channel, the V output channels' weights side by side (zero-padded)."""
+    tap and input channel, the V output channels' weights side by side (zero-padded). With
+    `pieces` (channel counts of a concatenated blocked input) each piece starts a new block."""
     oc, icg, kh, kw = weight.shape
     ocb = -(-oc // v)
-    icb_g = -(-icg // v) if blocked_in else 1
-    packed = np.zeros((ocb * v, icb_g * icv, kh, kw), np.float32)
-    for o in range(oc):
-        packed[o, :icg] = weight[o]
+    pieces = pieces or [icg]
+    icb_g = sum(-(-p // v) for p in pieces) if blocked_in else 1
+    if oc != ocb * v or icg != icb_g * icv or len(pieces) > 1:
+        padded = np.zeros((ocb * v, icb_g * icv, kh, kw), np.float32)
+        src = dst = 0
+        for p in pieces:
+            padded[:oc, dst:dst + p] = weight[:, src:src + p]
+            src, dst = src + p, dst + -(-p // v) * v
+        weight = padded
     # (OCB, V, ICB, ICV, KH, KW) -> (OCB, ICB, KH, KW, ICV, V)
-    packed = packed.reshape(ocb, v, icb_g, icv, kh, kw).transpose(0, 2, 4, 5, 3, 1)
-    return np.ascontiguousarray(packed)
+    return weight.reshape(ocb, v, icb_g, icv, kh, kw).transpose(0, 2, 4, 5, 3, 1)
 
 
 @register(Conv2d, "conv2d_blocked", reference=False, blocked=True, accepts=conv_blocked_accepts)
@@ -96,20 +102,24 @@ def conv2d_blocked(spec: KernelSpec, target) -> bool:
     if not conv_blocked_accepts(node, target) or not (spec.any_blocked or target.vector_floats > 1):
         return False
     in_layout, out_layout = spec.in_layouts[0], spec.out_layout
-    if any(lay != out_layout for lay in spec.in_layouts[1:]):
-        return False                               # residual operands share the output layout
     if node.prologue and in_layout.blocked:
         return False
     v = target.vector_floats
-    n, ic, h, w = spec.in_shapes[0]
-    _, oc, oh, ow = op.infer_shape(spec.in_shapes[0])
+    arity = node.anchor_arity
+    pieces = [s[1] for s in spec.in_shapes[:arity]]          # a cat read piece by piece
+    if arity > 1 and not all(lay.blocked for lay in spec.in_layouts[:arity]):
+        return False
+    n, _, h, w = spec.in_shapes[0]
+    ic = sum(pieces)
+    _, oc, oh, ow = op.infer_shape((n, ic, h, w))
     kh, kw = op.kernel_size
     (sh, sw), (dh, dw) = op.stride, op.dilation
     pt, _, pl, _ = op.padding
     g = op.groups
     blocked_in = in_layout.blocked
     icv = v if blocked_in else ic // g
-    icb_g = -(-(ic // g) // v) if blocked_in else 1
+    icb_g = sum(-(-p // v) for p in pieces) if blocked_in else 1
+    piece_starts = [sum(-(-p // v) for p in pieces[:i]) for i in range(len(pieces))]
     ocb = -(-oc // v)
     ocb_g = ocb if g == 1 else (oc // g) // v
     rb_oc, rb_w = pick_tile(target.isa, ocb_g, ow)
@@ -119,13 +129,15 @@ def conv2d_blocked(spec: KernelSpec, target) -> bool:
     if "bias" in op.params:
         bias[:oc] = op.params["bias"]
     spec.template = "conv2d_blocked.c.j2"
-    spec.constant("weight", pack_weights(op.params["weight"], g, v, icv, blocked_in),
+    spec.constant("weight", pack_weights(op.params["weight"], g, v, icv, blocked_in,
+                                         pieces if arity > 1 else None),
                   f"{ocb}x{icb_g}x{kh}x{kw}x{icv}x{v} packed")
     spec.constant("bias", bias, f"{oc} (+{ocb * v - oc} zero lanes)")
     store = node.store.op.r if node.store is not None else 0
     spec.ctx = dict(
         v=v, n=n, ic=ic, h=h, w=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, dh=dh,
         dw=dw, pt=pt, pl=pl, icv=icv, icb_g=icb_g, icb_total=-(-ic // v),
+        pieces=[(start, -(-p // v)) for start, p in zip(piece_starts, pieces)],
         ocb=ocb, ocb_g=ocb_g, rb_oc=rb_oc, rb_w=rb_w, instances=instances, runs=runs,
         kh_lo=kh_lo, kh_hi=kh_hi, blocked_in=blocked_in, out_mode="blocked" if
         out_layout.blocked else ("shuffle" if store else "nchw"), r=store,

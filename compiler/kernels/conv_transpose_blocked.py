@@ -1,1 +1,315 @@
-"""Lowerings: conv_transpose_blocked (to be written)."""
+"""ConvTranspose2d on channel-blocked tensors: a direct gather by output phase.
+
+Output o (per spatial axis) receives input i through kernel tap k when o = i*s - p + k*d. So
+only the taps with k*d = o + p (mod s) reach o, and the outputs of one phase r = (o + p) mod s
+(o = first + q*s) form a dense convolution over the input: output q reads input
+q + base - m*d/g through the phase's m-th tap (taps k0, k0 + s/g, ...; g = gcd(s, d)). No MAC
+is wasted on the zeros a zero-insertion scheme would multiply (KERNELS.md section 5).
+
+The kernel is conv_blocked's register tile applied per phase: a work item is (n, group of
+RB_OC output channel blocks, output row); the row's phase fixes its kernel-row taps (a per-row
+range and input row, from tables); its pixels are split by column phase, each a run of tiles
+of RB_W pixels s apart in the output, the taps that would read outside the input resolved when
+the code is generated. Weights are packed [OCB/RB_OC][ICB][KH][KW][V ic][RB_OC][V oc] with the
+kernel rows and columns in phase-major order, so a phase's taps are contiguous and a tile's
+weight vectors for one input channel are adjacent.
+
+When one channel-block group's weights would not stay in L2 (DCGAN's 512 -> 256 layer: 2 MB),
+the input channel blocks are split into chunks and a work item covers the rows of one phase:
+the tiles accumulate a chunk at a time in the (blocked) output and the epilogue runs with the
+last chunk, so each chunk's weights are read from L2 by every row of the item.
+
+Inputs are blocked, or NCHW for a single group with few channels or one pixel (as
+`reads_nchw_directly` decides); outputs are blocked, or NCHW at the graph's edges.
+
+A second family, conv_transpose2d_dot, takes the layers that write few channels (C_out <= V/2)
+to an NCHW output, such as DCGAN's 64 -> 3 image layer, where vectors of output channels would
+be mostly padding: the same phases and tiles, but a vector holds V input channels, each
+accumulator is one (pixel, output channel) and a shuffle tree sums its lanes at the store.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ops.conv import ConvTranspose2d
+from .base import KernelSpec, register
+from .conv_blocked import BLOCKING, column_tiles, pack_weights, row_taps
+from .util import parallel_if
+
+#: weights one work item reads per pass over its rows, kept below this to stay in L2
+WEIGHT_CHUNK_BYTES = 256 * 1024
+#: work items wanted when rows are grouped (a few per thread on the machines we target)
+MIN_ITEMS = 8
+
+
+@dataclass
+class Phase:
+    """The outputs o = first + q*stride (q < count) of one phase along one axis: output q reads
+    input q + base - m*step through tap taps[m]; taps[0] sits at `start` in phase-major order."""
+
+    first: int
+    count: int
+    taps: list
+    base: int
+    step: int
+    start: int
+
+
+def phases(size_out: int, kernel: int, stride: int, pad: int, dilation: int) -> list[Phase]:
+    """Every output phase along one axis, in order of (o + pad) mod stride."""
+    step = dilation // math.gcd(stride, dilation)
+    out, start = [], 0
+    for r in range(stride):
+        first = (r - pad) % stride
+        count = max(0, -(-(size_out - first) // stride))
+        taps = [t for t in range(kernel) if (r - t * dilation) % stride == 0]
+        base = (first + pad - taps[0] * dilation) // stride if taps else 0
+        out.append(Phase(first, count, taps, base, step, start))
+        start += len(taps)
+    return out
+
+
+def conv_transpose_blocked_accepts(node, target) -> bool:
+    op = node.op
+    if not isinstance(op, ConvTranspose2d) or len(node.inputs[0].shape) != 4:
+        return False
+    v = target.vector_floats
+    if op.groups == 1:
+        return True
+    icg, ocg = op.in_channels // op.groups, op.out_channels // op.groups
+    return icg % v == 0 and ocg % v == 0
+
+
+def pick_phase_tile(isa: str, ocb: int, width: int) -> tuple[int, int]:
+    """(RB_OC, RB_W) for rows of `width` pixels split into equal tiles: the fewest estimated
+    cycles per input channel (FMAs on two ports, loads on two, four cycles of FMA latency),
+    then the fewest loads."""
+    best = None
+    for rb_oc, max_w in BLOCKING[isa].items():
+        if ocb % rb_oc:
+            continue
+        tiles = -(-width // max_w)
+        rb_w = -(-width // tiles)
+        widths = [rb_w] * (width // rb_w) + ([width % rb_w] if width % rb_w else [])
+        groups = ocb // rb_oc
+        cycles = groups * sum(max(rb_oc * w / 2, (rb_oc + w) / 2, 4) for w in widths)
+        loads = groups * sum(rb_oc + w for w in widths)
+        if best is None or (cycles, loads) < best[0]:
+            best = ((cycles, loads), rb_oc, rb_w)
+    return best[1], best[2]
+
+
+def row_tables(rows: list[Phase], oh: int, h: int, stride: int, pad: int) -> dict:
+    """Per output row: input row of its first tap, that tap's phase-major kernel row, and the
+    [lo, hi) range of taps whose input row lies inside."""
+    ih0, kp0, lo, hi = [0] * oh, [0] * oh, [0] * oh, [0] * oh
+    for p in rows:
+        t_lo, t_hi = row_taps(p.count, h, 1, -p.base, -p.step, len(p.taps))
+        for q in range(p.count):
+            o = p.first + q * stride
+            ih0[o], kp0[o], lo[o], hi[o] = p.base + q, p.start, t_lo[q], t_hi[q]
+    return dict(ih0=ih0, kp0=kp0, m_lo=lo, m_hi=hi)
+
+
+def row_groups(rows: list[Phase], stride: int, items_per_group: int) -> list[list[int]]:
+    """Output rows grouped by phase, each phase split into parts so that there are at least
+    MIN_ITEMS work items (`items_per_group` work items share one group)."""
+    per_phase = [[p.first + q * stride for q in range(p.count)] for p in rows if p.count]
+    parts = 1
+    while parts * len(per_phase) * items_per_group < MIN_ITEMS and \
+            parts < max(len(r) for r in per_phase):
+        parts += 1
+    groups = []
+    for r in per_phase:
+        size = -(-len(r) // parts)
+        groups += [r[i:i + size] for i in range(0, len(r), size)]
+    return groups
+
+
+def transposed_to_conv(weight: np.ndarray, groups: int) -> np.ndarray:
+    """(C_in, C_out/g, KH, KW) -> (C_out, C_in/g, KH, KW), as a Conv2d weight is laid out."""
+    ic, ocg, kh, kw = weight.shape
+    icg = ic // groups
+    w = weight.reshape(groups, icg, ocg, kh, kw).transpose(0, 2, 1, 3, 4)
+    return w.reshape(groups * ocg, icg, kh, kw)
+
+
+@register(ConvTranspose2d, "conv_transpose2d_blocked", reference=False, blocked=True,
+          accepts=conv_transpose_blocked_accepts)
+def conv_transpose2d_blocked(spec: KernelSpec, target) -> bool:
+    node, op = spec.node, spec.node.op
+    if not conv_transpose_blocked_accepts(node, target) or target.vector_floats <= 1:
+        return False
+    in_layout, out_layout = spec.in_layouts[0], spec.out_layout
+    if any(lay != out_layout for lay in spec.in_layouts[1:]):
+        return False                               # residual operands share the output layout
+    if not in_layout.blocked and op.groups != 1:
+        return False
+    v = target.vector_floats
+    n, ic, h, w = spec.in_shapes[0]
+    _, oc, oh, ow = spec.out_shape
+    kh, kw = op.kernel_size
+    (sh, sw), (dh, dw), (ph, pw) = op.stride, op.dilation, op.padding
+    g = op.groups
+    blocked_in = in_layout.blocked
+    icv = v if blocked_in else ic
+    icb_g = -(-(ic // g) // v) if blocked_in else 1
+    ocb = -(-oc // v)
+    ocb_g = ocb if g == 1 else (oc // g) // v
+    rows, cols = phases(oh, kh, sh, ph, dh), phases(ow, kw, sw, pw, dw)
+    rb_oc, rb_w = pick_phase_tile(target.isa, ocb_g, max(p.count for p in cols))
+    col_phases = []
+    for p in cols:
+        if p.count:
+            instances, runs = column_tiles(p.count, rb_w, w, 1, -p.base, -p.step, len(p.taps))
+            col_phases.append(dict(first=p.first, base=p.base, step=p.step, start=p.start,
+                                   instances=instances, runs=runs))
+
+    # L2 budget: a group's weights for the kernel rows of one phase, per pass over its rows
+    taps_h = max(len(p.taps) for p in rows)
+    block_bytes = rb_oc * taps_h * kw * icv * v * 4
+    chunks = 1
+    if blocked_in and out_layout.blocked and icb_g * block_bytes > WEIGHT_CHUNK_BYTES:
+        chunks = min(icb_g, -(-icb_g * block_bytes // WEIGHT_CHUNK_BYTES))
+    chunk_icb = -(-icb_g // chunks)
+    chunks = -(-icb_g // chunk_icb)
+    if chunks > 1:
+        groups = row_groups(rows, sh, n * (ocb // rb_oc))
+    else:
+        order = [p.first + q * sh for p in rows for q in range(p.count)]
+        groups = [[o] for o in order]
+
+    perm_h = [t for p in rows for t in p.taps]
+    perm_w = [t for p in cols for t in p.taps]
+    weight = transposed_to_conv(op.params["weight"], g)[:, :, perm_h][:, :, :, perm_w]
+    bias = np.zeros(ocb * v, np.float32)
+    if "bias" in op.params:
+        bias[:oc] = op.params["bias"]
+    spec.template = "conv_transpose2d_blocked.c.j2"
+    # [OCB][ICB][KH][KW][ICV][V] -> [OCB/RB_OC][ICB][KH][KW][ICV][RB_OC][V]: the RB_OC weight
+    # vectors a tile loads per input channel sit side by side
+    packed = pack_weights(weight, g, v, icv, blocked_in).reshape(
+        ocb // rb_oc, rb_oc, icb_g, kh, kw, icv, v).transpose(0, 2, 3, 4, 5, 1, 6)
+    spec.constant("weight", np.ascontiguousarray(packed),
+                  f"{ocb // rb_oc}x{icb_g}x{kh}x{kw}x{icv}x{rb_oc}x{v} packed, taps in phase order")
+    spec.constant("bias", bias, f"{oc} (+{ocb * v - oc} zero lanes)")
+    spec.ctx = dict(
+        v=v, n=n, ic=ic, h=h, w=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw,
+        icv=icv, icb_g=icb_g, icb_total=-(-ic // v), ocb=ocb, ocb_g=ocb_g, rb_oc=rb_oc,
+        rb_w=rb_w, col_phases=col_phases, dstep=rows[0].step, blocked_in=blocked_in,
+        chunks=chunks, chunk_icb=chunk_icb, groups=groups,
+        group_start=[sum(len(x) for x in groups[:i]) for i in range(len(groups) + 1)],
+        row_order=[o for x in groups for o in x],
+        out_mode="blocked" if out_layout.blocked else "nchw",
+        ob_stride=icb_g * kh * kw * icv * v, parallel=parallel_if(spec.flops),
+        **row_tables(rows, oh, h, sh, ph))
+    spec.note = (f"{in_layout} -> {out_layout}, {sh * sw} output phases, tile {rb_w} px x "
+                 f"{rb_oc} blocks of {v}" + (f", {chunks} input chunks of {chunk_icb} blocks"
+                                            if chunks > 1 else "") +
+                 ", threads over (n, block group, row" + ("s)" if chunks > 1 else ")"))
+    return True
+
+
+# --- few output channels written to NCHW: vectorise over input channels instead ----------------
+
+#: accumulators (pixels x output channels) of a dot-product tile
+DOT_ACCUMULATORS = 24
+
+
+def dot_accepts(spec: KernelSpec, target) -> bool:
+    """The DCGAN-style last layer: blocked input, NCHW output, C_out <= V/2 (vectors over
+    output channels would be at most half used; measured: 64 -> C_out 2..8 at 64x64 runs
+    1.3-3.5x faster as dot products), one group."""
+    op = spec.node.op
+    return (conv_transpose_blocked_accepts(spec.node, target) and op.groups == 1 and
+            spec.in_layouts[0].blocked and not spec.out_layout.blocked and
+            2 * op.out_channels <= target.vector_floats and
+            all(not lay.blocked for lay in spec.in_layouts[1:]))
+
+
+def lane_sums(names: list[str], v: int, out: str, tmp_prefix: str = "r") -> list[str]:
+    """C statements declaring vector `out` whose lane j is the sum of the lanes of names[j]
+    (a transpose-and-add tree of two-input shuffles; missing vectors count as zero)."""
+    k = 1
+    while k < len(names):
+        k *= 2
+    vecs = names + ["zero"] * (k - len(names))
+    lines, parts, per_vec, tmp = [], v, 1, 0
+
+    def mask(lanes):
+        return "(ct_mask){ " + ", ".join(map(str, lanes + [0] * (v - len(lanes)))) + " }"
+
+    while len(vecs) > 1:                     # pairs of vectors: accumulators x2, partials /2
+        half = parts // 2
+        lo = [s * parts + i for s in range(per_vec) for i in range(half)]
+        hi = [s * parts + half + i for s in range(per_vec) for i in range(half)]
+        merged = []
+        for a, b in zip(vecs[::2], vecs[1::2]):
+            lines.append(f"const smelt_vf {tmp_prefix}{tmp} = __builtin_shuffle({a}, {b}, "
+                         f"{mask(lo + [v + x for x in lo])}) + __builtin_shuffle({a}, {b}, "
+                         f"{mask(hi + [v + x for x in hi])});")
+            merged.append(f"{tmp_prefix}{tmp}")
+            tmp += 1
+        vecs, parts, per_vec = merged, half, per_vec * 2
+    last = vecs[0]
+    while parts > 1:                         # within the vector: partials /2
+        half = parts // 2
+        lo = [s * parts + i for s in range(per_vec) for i in range(half)]
+        hi = [s * parts + half + i for s in range(per_vec) for i in range(half)]
+        lines.append(f"const smelt_vf {tmp_prefix}{tmp} = __builtin_shuffle({last}, {mask(lo)}) + "
+                     f"__builtin_shuffle({last}, {mask(hi)});")
+        last, parts, tmp = f"{tmp_prefix}{tmp}", half, tmp + 1
+    lines.append(f"const smelt_vf {out} = {last};")
+    return lines
+
+
+@register(ConvTranspose2d, "conv_transpose2d_dot", reference=False, blocked=True,
+          accepts=conv_transpose_blocked_accepts)
+def conv_transpose2d_dot(spec: KernelSpec, target) -> bool:
+    """Per output phase as above, but a vector holds V input channels: accumulator (pixel,
+    output channel) collects x[ic-block] * w[oc][tap][ic-block] over taps and input blocks,
+    and the tile ends with a shuffle tree summing each accumulator's lanes."""
+    op = spec.node.op
+    if not dot_accepts(spec, target):
+        return False
+    v = target.vector_floats
+    n, ic, h, w = spec.in_shapes[0]
+    _, oc, oh, ow = spec.out_shape
+    kh, kw = op.kernel_size
+    (sh, sw), (dh, dw), (ph, pw) = op.stride, op.dilation, op.padding
+    icb = -(-ic // v)
+    rows, cols = phases(oh, kh, sh, ph, dh), phases(ow, kw, sw, pw, dw)
+    widest = max(p.count for p in cols)
+    max_w = min(v, DOT_ACCUMULATORS // oc)
+    rb_w = -(-widest // -(-widest // max_w))
+    col_phases = []
+    for p in cols:
+        if p.count:
+            instances, runs = column_tiles(p.count, rb_w, w, 1, -p.base, -p.step, len(p.taps))
+            sums = [[line for o in range(oc) for line in
+                     lane_sums([f"a{j}_{o}" for j in range(width)], v, f"s{o}", f"r{o}_")]
+                    for width, _ in instances]
+            col_phases.append(dict(first=p.first, base=p.base, step=p.step, start=p.start,
+                                   instances=instances, sums=sums, runs=runs))
+    perm_h = [t for p in rows for t in p.taps]
+    perm_w = [t for p in cols for t in p.taps]
+    weight = transposed_to_conv(op.params["weight"], 1)[:, :, perm_h][:, :, :, perm_w]
+    packed = np.zeros((oc, kh, kw, icb * v), np.float32)
+    packed[..., :ic] = weight.transpose(0, 2, 3, 1)
+    bias = np.zeros(oc, np.float32)
+    if "bias" in op.params:
+        bias[:] = op.params["bias"]
+    order = [p.first + q * sh for p in rows for q in range(p.count)]
+    spec.template = "conv_transpose2d_dot.c.j2"
+    spec.constant("weight", packed, f"{oc}x{kh}x{kw}x{icb * v}: [oc][tap][input channels]")
+    spec.constant("bias", bias, f"{oc}")
+    spec.ctx = dict(
+        v=v, n=n, ic=ic, h=h, w=w, oc=oc, ocb=1, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw,
+        icb=icb, rb_w=rb_w, col_phases=col_phases, dstep=rows[0].step, row_order=order,
+        out_mode="nchw", parallel=parallel_if(spec.flops), **row_tables(rows, oh, h, sh, ph))
+    spec.note = (f"{spec.in_layouts[0]} -> NCHW, {sh * sw} output phases, dot products over "
+                 f"input channel blocks, tile {rb_w} px x {oc} channels, threads over (n, row)")
+    return True

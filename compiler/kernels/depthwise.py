@@ -1,1 +1,88 @@
-"""Lowerings: depthwise (to be written)."""
+"""Depthwise Conv2d (groups == in_channels == out_channels) on channel-blocked tensors.
+
+There is no channel reduction: output channel c reads only input channel c, so one vector
+holds the V channels of a block at one pixel and every tap is a vector FMA (input vector x
+weight vector). A register tile keeps RB_W output pixels of one row x RB_C channel blocks;
+per kernel row, each input column the tile touches is loaded once and feeds every (pixel,
+kernel column) pair that reads it (stride 1: RB_W + KW - 1 loads for RB_W * KW FMAs). Borders
+are handled as in conv_blocked: a per-row range of kernel rows, and tile variants generated
+without the taps that would read column padding. Little arithmetic per byte: judge it in GB/s.
+
+Channel multipliers (out = k * in, k > 1) are left to the reference kernel.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.conv import Conv2d
+from .base import KernelSpec, register
+from .conv_blocked import column_tiles, pack_weights, row_taps
+from .util import parallel_if
+
+#: accumulators per register tile (pixels x channel blocks), per ISA: AVX-512 keeps 14 of its
+#: 32 vector registers for them (the rest: a kernel row of weights and the input loads in
+#: flight), AVX2 and SSE 6 of 16.
+DW_ACCUMULATORS = {"avx512": 14, "avx2": 6, "generic": 6}
+
+
+def depthwise_accepts(node, target) -> bool:
+    op = node.op
+    return (isinstance(op, Conv2d) and len(node.inputs[0].shape) == 4 and op.groups > 1
+            and op.groups == op.in_channels == op.out_channels and node.store is None)
+
+
+def pick_dw_tile(isa: str, cb: int, ow: int) -> tuple[int, int]:
+    """(RB_C, RB_W): a row split into equal tiles of at most the accumulator budget, then as
+    many channel blocks per tile (dividing `cb`) as still fit (narrow rows only)."""
+    budget = DW_ACCUMULATORS[isa]
+    tiles = -(-ow // budget)
+    rb_w = -(-ow // tiles)
+    rb_c = max(r for r in range(1, cb + 1) if cb % r == 0 and r * rb_w <= budget)
+    return rb_c, rb_w
+
+
+def tile_loads(width: int, valid: tuple, sw: int, dw: int) -> list[tuple[int, list]]:
+    """The input columns a tile variant reads, relative to its first pixel's (before padding),
+    each with the (pixel, kernel column) pairs that use it."""
+    uses: dict[int, list] = {}
+    for t, pixels in enumerate(valid):
+        for j in pixels:
+            uses.setdefault(j * sw + t * dw, []).append((j, t))
+    return sorted(uses.items())
+
+
+@register(Conv2d, "depthwise_blocked", reference=False, blocked=True, accepts=depthwise_accepts)
+def depthwise_blocked(spec: KernelSpec, target) -> bool:
+    node, op = spec.node, spec.node.op
+    if not depthwise_accepts(node, target) or not spec.in_layouts[0].blocked or node.prologue:
+        return False                               # (fused operands: either layout)
+    v = target.vector_floats
+    n, ch, h, w = spec.in_shapes[0]
+    _, _, oh, ow = op.infer_shape(spec.in_shapes[0])
+    kh, kw = op.kernel_size
+    (sh, sw), (dh, dw) = op.stride, op.dilation
+    pt, _, pl, _ = op.padding
+    cb = -(-ch // v)
+    rb_c, rb_w = pick_dw_tile(target.isa, cb, ow)
+    instances, runs = column_tiles(ow, rb_w, w, sw, pl, dw, kw)
+    kh_lo, kh_hi = row_taps(oh, h, sh, pt, dh, kh)
+    bias = np.zeros(cb * v, np.float32)
+    if "bias" in op.params:
+        bias[:ch] = op.params["bias"]
+    spec.template = "depthwise_blocked.c.j2"
+    # (C, 1, KH, KW) -> [CB][KH][KW][V]: a kernel tap's V channel weights side by side
+    spec.constant("weight", pack_weights(op.params["weight"], ch, v, 1, False),
+                  f"{cb}x{kh}x{kw}x{v} packed")
+    spec.constant("bias", bias, f"{ch} (+{cb * v - ch} zero lanes)")
+    variants = [dict(width=width, valid=valid, loads=tile_loads(width, valid, sw, dw))
+                for width, valid in instances]
+    # bytes moved: input and output once, plus fused operands
+    moved = 4 * (n * cb * v * (h * w + oh * ow * (len(spec.in_shapes))))
+    spec.ctx = dict(
+        v=v, n=n, oc=ch, ocb=cb, h=h, w=w, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, dh=dh,
+        dw=dw, pt=pt, pl=pl, rb_c=rb_c, rb_w=rb_w, variants=variants, runs=runs,
+        kh_lo=kh_lo, kh_hi=kh_hi, out_mode="blocked" if spec.out_layout.blocked else "nchw",
+        parallel=parallel_if(max(spec.flops, moved)))
+    spec.note = (f"{spec.in_layouts[0]} -> {spec.out_layout}, depthwise tile {rb_w} px x {rb_c} "
+                 f"blocks of {v}, {len(instances)} tile variants, threads over (n, block, row)")
+    return True

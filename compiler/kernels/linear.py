@@ -1,9 +1,19 @@
-"""Lowering of Linear: y = x @ W.T + b over the last dimension, any rank."""
+"""Lowering of Linear: y = x @ W.T + b over the last dimension, any rank.
+
+linear_rows is the reference (plain loops). linear_fast packs the weight into panels of NR
+vectors of output features and runs a register-tiled GEMV (batch 1-3) or micro-GEMM (more
+rows); it also reads a Flatten of a channel-blocked tensor as it lies in memory, its weight
+columns permuted into the blocked order when the code is generated, so the layout pass need
+not insert a Reorder before a classifier head.
+"""
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..ops.linear import Linear
+from ..ops.shape import Flatten
 from .base import KernelSpec, register
 from .util import parallel_if
 
@@ -41,4 +51,119 @@ def linear_rows(spec: KernelSpec, target) -> bool:
                     parallel=parallel_if(spec.flops))
     spec.note = (f"reference GEMM, rows x {block}-feature blocks, weight packed (in, out), "
                  "threads over (row, block)")
+    return True
+
+
+# --- fast Linear: packed weight panels, register-tiled GEMV / micro-GEMM ---------------------
+
+#: register tiles per ISA: batch rows M -> (rows per tile MR, weight vectors per tile NR,
+#: k unroll KU). A tile keeps MR*NR*KU accumulators in vector registers and loads NR*KU weight
+#: vectors per step of KU inputs, each used by MR broadcast FMAs (KERNELS.md sections 0, 3).
+#: Batch 1 is a GEMV bound by the weight stream: 4 vectors x 2 k-steps = 8 independent chains
+#: cover the FMA latency. From MR = 4 rows on it is the micro-GEMM of the GEMM row of the
+#: table (AVX-512 8x48, AVX2 4x24). M beyond the largest key takes the largest tile, with a
+#: tail tile for the remaining rows.
+TILES = {
+    "avx512": {1: (1, 4, 2), 2: (2, 4, 1), 3: (3, 4, 1), 4: (4, 4, 1), 5: (5, 4, 1),
+               6: (6, 4, 1), 7: (7, 3, 1), 8: (8, 3, 1)},
+    "avx2": {1: (1, 4, 2), 2: (2, 4, 1), 3: (3, 3, 1), 4: (4, 3, 1)},
+    "generic": {1: (1, 4, 2), 2: (2, 4, 1), 3: (3, 3, 1), 4: (4, 3, 1)},
+}
+#: rows per work item when there are many rows (the panel is reused across them)
+ROW_BLOCK = 64
+#: a panel (K x NR*V weights) bigger than this is walked in K chunks when several row tiles
+#: reuse it, so the chunk stays in L2; partial sums wait in the output rows
+PANEL_BYTES = 256 * 1024
+
+
+def pick_linear_tile(isa: str, rows: int) -> tuple[int, int, int]:
+    table = TILES.get(isa, TILES["generic"])
+    return table[min(rows, max(table))]
+
+
+def flat_source(x):
+    """The 4-D tensor that `x` flattens from dim 1 on (x = Flatten(1, -1) of it), or None."""
+    if not isinstance(x.op, Flatten) or len(x.shape) != 2:
+        return None
+    src = x.inputs[0]
+    if src.op.is_view or len(src.shape) != 4 or src.shape[0] != x.shape[0]:
+        return None
+    return src
+
+
+def linear_fast_accepts(node, target) -> bool:
+    """A Linear reading a Flatten of a 4-D tensor consumes a channel-blocked buffer as it lies
+    (its weight columns are permuted into the blocked order when the code is generated)."""
+    return (isinstance(node.op, Linear) and not node.prologue and node.store is None
+            and flat_source(node.inputs[0]) is not None)
+
+
+def blocked_columns(weight: np.ndarray, src_shape, v: int) -> np.ndarray:
+    """(out, C*H*W) weight -> (out, ceil(C/V)*H*W*V): column k' of the result multiplies
+    element k' of a flattened NCHW[V]c buffer; columns of padded channels are zero."""
+    n_out = weight.shape[0]
+    _, c, h, w = src_shape
+    cb = -(-c // v)
+    padded = np.zeros((n_out, cb * v, h, w), np.float32)
+    padded[:, :c] = weight.reshape(n_out, c, h, w)
+    return padded.reshape(n_out, cb, v, h, w).transpose(0, 1, 3, 4, 2).reshape(n_out, -1)
+
+
+def pack_panels(weight: np.ndarray, v: int, nr: int) -> np.ndarray:
+    """(out, K) -> panels of NR*V output features: [group][K][NR*V] (the last group holds the
+    remaining vectors), output features zero-padded to whole vectors."""
+    n_out, k = weight.shape
+    nb = -(-n_out // v)
+    padded = np.zeros((nb * v, k), np.float32)
+    padded[:n_out] = weight
+    return np.concatenate([padded[g * v:(g + nr) * v].T.ravel() for g in range(0, nb, nr)])
+
+
+@register(Linear, "linear_fast", reference=False, blocked=True, accepts=linear_fast_accepts)
+def linear_fast(spec: KernelSpec, target) -> bool:
+    node, op = spec.node, spec.node.op
+    if node.prologue or node.store is not None:
+        return False
+    if any(lay.blocked for lay in spec.in_layouts[1:]) or spec.out_layout.blocked:
+        return False                          # fused operands share the (NCHW) output layout
+    weight = op.params["weight"]
+    in_layout = spec.in_layouts[0]
+    if in_layout.blocked:
+        src = flat_source(node.inputs[0])
+        if src is None or not linear_fast_accepts(node, target):
+            return False
+        weight = blocked_columns(weight, src.shape, in_layout.v)
+    v = target.vector_floats
+    n_out, kp = weight.shape
+    rows = math.prod(spec.out_shape[:-1])
+    mr, nr, ku = pick_linear_tile(target.isa, rows)
+    nb = -(-n_out // v)
+    groups = -(-nb // nr)
+    nr_last = nb - (groups - 1) * nr
+    tiles = -(-rows // mr)
+    tiles_per_block = min(tiles, max(1, ROW_BLOCK // mr))
+    row_blocks = -(-tiles // tiles_per_block)
+    chunks = 1
+    if tiles_per_block > 1 and kp * nr * v * 4 > PANEL_BYTES:
+        chunks = -(-kp * nr * v * 4 // PANEL_BYTES)
+    kc = -(-kp // chunks)
+    chunks = -(-kp // kc)
+    bias = np.zeros(nb * v, np.float32)
+    if "bias" in op.params:
+        bias[:n_out] = op.params["bias"]
+    n_expr, c_expr = batch_channel_exprs(spec.out_shape)
+    spec.template = "linear_fast.c.j2"
+    spec.constant("weight", pack_panels(weight, v, nr),
+                  f"{groups} panels of {kp} x {nr * v} (last {nr_last * v})")
+    spec.constant("bias", bias, f"{n_out} (+{nb * v - n_out} zero lanes)")
+    spec.ctx = dict(v=v, rows=rows, k=kp, n=n_out, mr=mr, nr=nr, ku=ku, groups=groups,
+                    nr_last=nr_last, last_width=n_out - (groups - 1) * nr * v, tiles=tiles,
+                    tiles_per_block=tiles_per_block, row_blocks=row_blocks, row_tail=rows % mr,
+                    chunks=chunks, kc=kc, n_expr=n_expr, c_expr=c_expr,
+                    parallel=parallel_if(spec.flops))
+    reads = f"{in_layout} flattened ({kp} inputs)" if in_layout.blocked else f"{kp} inputs"
+    spec.note = (f"reads {reads}; {'GEMV' if rows < 4 else 'GEMM'} tile {mr} rows x {nr} "
+                 f"vectors of {v}" + (f" x {ku} k-steps" if ku > 1 else "")
+                 + (f", {chunks} k-chunks of {kc}" if chunks > 1 else "")
+                 + ", weight panels [group][k][features], threads over (row block, panel)")
     return True

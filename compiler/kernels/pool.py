@@ -43,16 +43,41 @@ def window_tables(op, size: int, axis: int):
     return first, count, factor
 
 
-def lower_pool(spec: KernelSpec, kind: str, divide: str, rows, cols, dilation, note: str) -> bool:
-    """Fill `spec` for pool2d.c.j2. kind: "max" or "avg"; divide: "product" (sum / (fr * fc))
-    or "each" (sum / fr / fc); rows/cols: (first, count, factor) tables."""
+def adaptive_tables(size: int, out: int):
+    """AdaptiveAvgPool2d tables along one axis: (first, count, divisor factor) per output."""
+    windows = AdaptiveAvgPool2d.windows(size, out)
+    counts = [end - start for start, end in windows]
+    return [start for start, _ in windows], counts, counts
+
+
+def pool_tables(op, h: int, w: int, oh: int, ow: int) -> dict:
+    """Everything both pool templates need besides shapes: kind ("max" or "avg"), divide
+    ("product": sum / (fr * fc), "each": sum / fr / fc), per-axis (first, count, factor)
+    tables and the dilation (in input rows / columns per tap).
+
+    PyTorch sums an AvgPool2d window in float, row by row, and divides once by an integer
+    divisor; AdaptiveAvgPool2d divides the float window sum by the row count, then by the
+    column count, except that for a 1x1 output it takes the mean (one division by H*W)."""
+    if isinstance(op, AdaptiveAvgPool2d):
+        divide = "product" if (oh, ow) == (1, 1) else "each"
+        return dict(kind="avg", divide=divide, rows=adaptive_tables(h, oh),
+                    cols=adaptive_tables(w, ow), dilation=(1, 1))
+    kind = "max" if isinstance(op, MaxPool2d) else "avg"
+    return dict(kind=kind, divide="product", rows=window_tables(op, h, 0),
+                cols=window_tables(op, w, 1), dilation=op.dilation if kind == "max" else (1, 1))
+
+
+def lower_pool(spec: KernelSpec, note: str) -> bool:
+    """Fill `spec` for pool2d.c.j2 (NCHW, or any dims before H, W)."""
     *lead, h, w = spec.in_shapes[0]
     oh, ow = spec.out_shape[-2:]
+    t = pool_tables(spec.node.op, h, w, oh, ow)
+    rows, cols, dilation = t["rows"], t["cols"], t["dilation"]
     n_expr, c_expr = plane_nc(spec.out_shape)
     moved = 4 * (math.prod(spec.in_shapes[0]) + spec.out_numel)      # bytes
     spec.template = "pool2d.c.j2"
-    spec.ctx = dict(kind=kind, divide=divide, planes=math.prod(lead), h=h, w=w, oh=oh, ow=ow,
-                    row_first=rows[0], row_count=rows[1], row_factor=rows[2],
+    spec.ctx = dict(kind=t["kind"], divide=t["divide"], planes=math.prod(lead), h=h, w=w,
+                    oh=oh, ow=ow, row_first=rows[0], row_count=rows[1], row_factor=rows[2],
                     col_first=cols[0], col_count=cols[1], col_factor=cols[2],
                     row_step=dilation[0] * w, col_step=dilation[1], n_expr=n_expr, c_expr=c_expr,
                     parallel=parallel_if(max(spec.flops, moved)))
@@ -62,35 +87,17 @@ def lower_pool(spec: KernelSpec, kind: str, divide: str, rows, cols, dilation, n
 
 @register(MaxPool2d, "pool2d_max")
 def maxpool2d(spec: KernelSpec, target) -> bool:
-    op = spec.node.op
-    h, w = spec.in_shapes[0][-2:]
-    return lower_pool(spec, "max", "", window_tables(op, h, 0), window_tables(op, w, 1),
-                      op.dilation, "reference max pooling, NCHW, NaN-propagating max over "
-                      "clipped window tables")
+    return lower_pool(spec, "reference max pooling, NCHW, NaN-propagating max over clipped "
+                      "window tables")
 
 
 @register(AvgPool2d, "pool2d_avg")
 def avgpool2d(spec: KernelSpec, target) -> bool:
-    """PyTorch sums the window in float, row by row, and divides once by an integer divisor."""
-    op = spec.node.op
-    h, w = spec.in_shapes[0][-2:]
-    return lower_pool(spec, "avg", "product", window_tables(op, h, 0), window_tables(op, w, 1),
-                      (1, 1), "reference average pooling, NCHW, float sum over clipped window "
+    return lower_pool(spec, "reference average pooling, NCHW, float sum over clipped window "
                       "tables")
 
 
 @register(AdaptiveAvgPool2d, "pool2d_adaptive_avg")
 def adaptive_avgpool2d(spec: KernelSpec, target) -> bool:
-    """PyTorch divides the float window sum by the row count, then by the column count; for a
-    1x1 output it takes the mean instead (one division by H*W)."""
-    h, w = spec.in_shapes[0][-2:]
-    oh, ow = spec.out_shape[-2:]
-
-    def tables(size, out):
-        windows = AdaptiveAvgPool2d.windows(size, out)
-        counts = [end - start for start, end in windows]
-        return [start for start, _ in windows], counts, counts
-
-    divide = "product" if (oh, ow) == (1, 1) else "each"
-    return lower_pool(spec, "avg", divide, tables(h, oh), tables(w, ow), (1, 1),
-                      "reference adaptive average pooling, NCHW, float sum over window tables")
+    return lower_pool(spec, "reference adaptive average pooling, NCHW, float sum over window "
+                      "tables")

@@ -48,12 +48,27 @@ def upsample_nearest(spec: KernelSpec, target) -> bool:
     if op.mode not in ("nearest", "nearest-exact"):
         return False
     h, w = spec.in_shapes[0][2:]
-    oh, ow = spec.out_shape[2:]
-    small = op.small_output(oh, ow)
-    rows = [r * w for r in op.nearest_sources(h, oh, 0, small)]
-    cols = op.nearest_sources(w, ow, 1, small)
-    return lower_gather(spec, h * w, rows, cols,
+    rows, cols = nearest_tables(op, (h, w), spec.out_shape[2:])
+    return lower_gather(spec, h * w, [r * w for r in rows], cols,
                         f"{op.mode} upsampling as a gather with PyTorch's source-index tables")
+
+
+def nearest_tables(op: Upsample, size: tuple, out: tuple) -> tuple[list[int], list[int]]:
+    """Nearest / nearest-exact: the source row of every output row, the source column of
+    every output column (PyTorch's indexing, which depends on the output size)."""
+    small = op.small_output(*out)
+    return (op.nearest_sources(size[0], out[0], 0, small),
+            op.nearest_sources(size[1], out[1], 1, small))
+
+
+def bilinear_tables(op: Upsample, size: tuple, out: tuple) -> dict:
+    """Bilinear: per output row its two source rows (row0, row1) and float32 weights (a0, a1),
+    per output column its two source columns (col0, col1) and weights (b0, b1)."""
+    rows, cols = op.linear_sources(size[0], out[0], 0), op.linear_sources(size[1], out[1], 1)
+    return dict(row0=[r[0] for r in rows], row1=[r[1] for r in rows],
+                a0=[float(r[2]) for r in rows], a1=[float(r[3]) for r in rows],
+                col0=[q[0] for q in cols], col1=[q[1] for q in cols],
+                b0=[float(q[2]) for q in cols], b1=[float(q[3]) for q in cols])
 
 
 def pad_source(i: int, before: int, size: int, mode: str) -> int:
@@ -99,14 +114,12 @@ def upsample_bilinear(spec: KernelSpec, target) -> bool:
         return False
     h, w = spec.in_shapes[0][2:]
     oh, ow = spec.out_shape[2:]
-    rows, cols = op.linear_sources(h, oh, 0), op.linear_sources(w, ow, 1)
+    tables = bilinear_tables(op, (h, w), (oh, ow))
+    tables["row0"] = [r * w for r in tables["row0"]]
+    tables["row1"] = [r * w for r in tables["row1"]]
     n_expr, c_expr = plane_nc(spec.out_shape)
     spec.template = "upsample_bilinear.c.j2"
-    spec.ctx = dict(planes=math.prod(spec.out_shape[:2]), h=h, w=w, oh=oh, ow=ow,
-                    row0=[r[0] * w for r in rows], row1=[r[1] * w for r in rows],
-                    a0=[float(r[2]) for r in rows], a1=[float(r[3]) for r in rows],
-                    col0=[q[0] for q in cols], col1=[q[1] for q in cols],
-                    b0=[float(q[2]) for q in cols], b1=[float(q[3]) for q in cols],
+    spec.ctx = dict(planes=math.prod(spec.out_shape[:2]), h=h, w=w, oh=oh, ow=ow, **tables,
                     n_expr=n_expr, c_expr=c_expr,
                     parallel=parallel_if(max(spec.flops, 8 * spec.out_numel)))
     spec.note = (f"bilinear upsampling (align_corners={op.align_corners}), NCHW, weight tables; "

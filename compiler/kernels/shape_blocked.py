@@ -1,1 +1,109 @@
-"""Lowerings: shape_blocked (to be written)."""
+"""Upsample and Cat on channel-blocked (NCHW[V]c) tensors: one vector of V channels per pixel.
+
+- upsample_blocked.c.j2: nearest / nearest-exact copy the source pixel's vector, bilinear blends
+  four vectors with PyTorch's float32 weights in its order; the index and weight tables are the
+  NCHW kernels' (compiler/kernels/shape.py). Work item = (n, channel block, output row).
+- cat_blocked.c.j2: channel concatenation when the zero-copy pass cannot place the inputs
+  (batch > 1, or a slice that starts inside a block). Output-stationary over (n, output block,
+  row); output blocks that are whole blocks of one input copy vectors, blocks that straddle
+  inputs are gathered lane by lane. Padded lanes are written as zero.
+"""
+from __future__ import annotations
+
+from ..ops.shape import Cat, Upsample
+from .base import KernelSpec, register
+from .pool_blocked import blocked_layouts
+from .shape import bilinear_tables, nearest_tables
+from .util import parallel_if
+
+UPSAMPLE_MODES = ("nearest", "nearest-exact", "bilinear")
+
+
+def upsample_blocked_accepts(node, target) -> bool:
+    return (isinstance(node.op, Upsample) and node.op.mode in UPSAMPLE_MODES
+            and len(node.inputs[0].shape) == 4 and target.vector_floats > 1)
+
+
+@register(Upsample, "upsample_blocked", reference=False, blocked=True,
+          accepts=upsample_blocked_accepts)
+def upsample_blocked(spec: KernelSpec, target) -> bool:
+    if not upsample_blocked_accepts(spec.node, target) or not blocked_layouts(spec):
+        return False
+    op, v = spec.node.op, spec.out_layout.v
+    n, c, h, w = spec.in_shapes[0]
+    oh, ow = spec.out_shape[2:]
+    cb = -(-c // v)
+    if op.mode == "bilinear":
+        tables = bilinear_tables(op, (h, w), (oh, ow))
+        how = f"bilinear (align_corners={op.align_corners}), 4 vector taps with weight tables"
+    else:
+        rows, cols = nearest_tables(op, (h, w), (oh, ow))
+        tables = dict(rows=rows, cols=cols)
+        how = f"{op.mode}, one vector copy per pixel from index tables"
+    moved = 4 * n * cb * v * (h * w + oh * ow)                        # bytes
+    spec.template = "upsample_blocked.c.j2"
+    spec.ctx = dict(mode="bilinear" if op.mode == "bilinear" else "nearest", v=v, n=n, c=c,
+                    cb=cb, h=h, w=w, oh=oh, ow=ow, **tables,
+                    parallel=parallel_if(max(spec.flops, moved)))
+    spec.note = f"{spec.out_layout}, {how}; threads over (n, channel block, output row)"
+    return True
+
+
+def cat_blocked_accepts(node, target) -> bool:
+    return (isinstance(node.op, Cat) and node.op.dim == 1 and target.vector_floats > 1
+            and all(len(x.shape) == 4 for x in node.inputs))
+
+
+def cat_segments(channels: list[int], v: int) -> list[dict]:
+    """The output channel blocks of a cat of inputs with `channels`, as segments [start, end)
+    of blocks: "vector" runs copy whole blocks src.. of one input; "lanes" blocks list the
+    pieces (input, src_cb, src_lane, dst lane, count, channel) they gather, and how many
+    lanes hold channels (the rest are the output's padding)."""
+    total = sum(channels)
+    starts = [sum(channels[:i]) for i in range(len(channels))]
+    segments: list[dict] = []
+    for b in range(-(-total // v)):
+        lo, hi = b * v, min(b * v + v, total)
+        pieces = []
+        for i, (start, count) in enumerate(zip(starts, channels)):
+            s, e = max(lo, start), min(hi, start + count)
+            while s < e:                      # split where the input's blocks end
+                src_cb, src_lane = divmod(s - start, v)
+                take = min(e - s, v - src_lane)
+                pieces.append(dict(input=i, src_cb=src_cb, src_lane=src_lane, dst=s - lo,
+                                   count=take, channel=s - start))
+                s += take
+        whole = len(pieces) == 1 and pieces[0]["src_lane"] == 0 and pieces[0]["dst"] == 0 \
+            and hi == lo + pieces[0]["count"]       # lanes past it: padding of both tensors
+        if whole:
+            p, last = pieces[0], segments[-1] if segments else None
+            if last and last["kind"] == "vector" and last["input"] == p["input"] and \
+                    last["src"] + (b - last["start"]) == p["src_cb"]:
+                last["end"] = b + 1
+            else:
+                segments.append(dict(kind="vector", start=b, end=b + 1, input=p["input"],
+                                     src=p["src_cb"]))
+        else:
+            segments.append(dict(kind="lanes", start=b, end=b + 1, pieces=pieces,
+                                 filled=hi - lo))
+    return segments
+
+
+@register(Cat, "cat_blocked", reference=False, blocked=True, accepts=cat_blocked_accepts)
+def cat_blocked(spec: KernelSpec, target) -> bool:
+    if not cat_blocked_accepts(spec.node, target) or not blocked_layouts(spec):
+        return False
+    v = spec.out_layout.v
+    n, c, h, w = spec.out_shape
+    channels = [s[1] for s in spec.in_shapes[:spec.anchor_arity]]
+    segments = cat_segments(channels, v)
+    cb = -(-c // v)
+    spec.template = "cat_blocked.c.j2"
+    spec.ctx = dict(v=v, n=n, c=c, cb=cb, h=h, w=w, segments=segments,
+                    in_cb=[-(-ci // v) for ci in channels],
+                    parallel=parallel_if(8 * n * cb * v * h * w))
+    gathered = sum(s["kind"] == "lanes" for s in segments)
+    spec.note = (f"{spec.out_layout}, channels {'+'.join(map(str, channels))}: "
+                 f"{cb - gathered} block(s) copied as vectors, {gathered} gathered lane by lane; "
+                 "threads over (n, output block, row)")
+    return True

@@ -36,3 +36,14 @@ def softmax_blocked(spec: KernelSpec, target) -> bool:
         "contiguous rows, threads over rows" if inner == 1 else
         f"blocks of {block} inner positions, threads over (outer, block)"))
     return True
+
+
+@register(Softmax, "softmax_fast", reference=False)
+def softmax_fast(spec: KernelSpec, target) -> bool:
+    """The same three passes with smelt_expf, and the max and the sum of a contiguous row
+    kept in V lanes, so every pass vectorises (inner positions are lanes already)."""
+    softmax_blocked(spec, target)
+    spec.template = "softmax_fast.c.j2"
+    spec.ctx["v"] = target.vector_floats
+    spec.note = spec.note.replace("view", "vectorised exp, view")
+    return True

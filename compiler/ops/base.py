@@ -90,7 +90,8 @@ class Op:
         """C expression applying this elementwise op to value `v`.
 
         `at` maps "n", "c", "off" to C expressions for the element's batch index, channel
-        index and linear offset, "operands" to C pointers of the extra inputs, "param" to a
+        index and linear offset, "operands" to C pointers of the extra inputs and
+        "operand_offsets" to the element's offset in each of them, "param" to a
         function naming the C pointer of one of the op's constants, and "seed" to the C
         expression of the op's random seed (ops with a `seed` attribute).
         """

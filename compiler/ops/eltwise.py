@@ -28,7 +28,7 @@ class Add(Elementwise):
         return (a.astype(np.float32) + b.astype(np.float32)).astype(np.float32)
 
     def c_apply(self, v, at):
-        return f"{v} + {at['operands'][0]}[{at['off']}]"
+        return f"{v} + {at['operands'][0]}[{at['operand_offsets'][0]}]"
 
 
 class Copy(Elementwise):

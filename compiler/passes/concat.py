@@ -5,7 +5,7 @@ import copy
 import math
 
 from ..graph import Graph, Node
-from ..ops import Cat, ChannelAffine, Copy, Pattern
+from ..ops import Cat, ChannelAffine, Conv2d, Copy, Pattern
 from ..layout import physical_numel
 from ..ops.base import numel
 from .fuse_epilogues import absorb, chain_ops, through_views
@@ -111,3 +111,25 @@ def placeable(g: Graph, x: Node, placed: list[Node]) -> bool:
     returned = any(through_views(o)[0] is x for o in g.outputs)
     return (x not in g.inputs and not returned and not x.op.is_view
             and x.slice_of is None and not any(p is x for p in placed))
+
+
+def concat_into_conv(graph: Graph) -> Graph:
+    """A channel cat of blocked tensors that could not be zero-copy (a slice would start
+    inside a channel block, or the batch is > 1) and that only convolutions read becomes
+    part of those convolutions: each reads the cat's pieces directly, block by block, so no
+    copy kernel runs."""
+    g = graph.copy()
+    for cat in [n for n in g.nodes if isinstance(n.op, Cat) and not n.op.zero_copy]:
+        readers = g.consumers(cat)
+        if cat.op.dim != 1 or not cat.layout.blocked or cat in g.outputs or not readers or \
+                not all(isinstance(r.op, Conv2d) and r.op.groups == 1 and r.inputs[0] is cat
+                        and not any(i is cat for i in r.inputs[1:]) and not r.prologue
+                        and r.concat_of is None for r in readers):
+            continue
+        for r in readers:
+            r.inputs = list(cat.inputs) + r.inputs[1:]
+            r.concat_of = cat
+        g.nodes.remove(cat)
+    g.renumber()
+    return g
+

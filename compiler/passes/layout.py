@@ -8,6 +8,8 @@ from ..ops import Conv2d, ConvTranspose2d, Linear, Reorder
 
 #: ops that create new channels (and so decide the layout of what follows them)
 SOURCES = (Conv2d, ConvTranspose2d)
+#: ops whose blocked kernels read fused operands (a residual) in either layout
+MIXED_OPERANDS = (Conv2d,)
 
 
 def reads_nchw_directly(node: Node) -> bool:
@@ -86,6 +88,8 @@ def required_layout(n: Node, position: int, layout: dict, able: dict) -> Layout 
         if layout[id(x)] == NCHW and not reads_nchw_directly(n):
             return layout[id(n)] if layout[id(n)].blocked else None
         return None
+    if isinstance(n.op, MIXED_OPERANDS) and position >= n.anchor_arity:
+        return None                               # its epilogue indexes operands by position
     return layout[id(n)]                          # operands and followers match the output
 
 
@@ -119,7 +123,8 @@ def nchw_preference(g: Graph, able: dict, readers: dict, target) -> dict[int, bo
     for n in reversed(g.nodes):
         votes = [True] if id(n) in outputs else []
         for r in readers.get(id(n), []):
-            if isinstance(r.op, SOURCES) and r.inputs[0] is n:
+            if isinstance(r.op, SOURCES) and r.inputs[0] is n or \
+                    isinstance(r.op, MIXED_OPERANDS) and r.inputs[0] is not n:
                 votes.append(False)
             elif r.op.is_view or able[id(r)]:
                 votes.append(wants.get(id(r), False))

@@ -2,7 +2,8 @@
 standalone BatchNorm2d), residual adds, and the in-place traps.
 
 Every activation runs on three inputs: randn, "extreme" (+-1e4, where exp over/underflows)
-and "nan" (NaN must propagate exactly as PyTorch propagates it). Ids start with "act_" so
+and "nan" (NaN must propagate exactly as PyTorch propagates it); the exp-based ones also on
+"wide" (every binade, +-inf) and "denormal" inputs. Ids start with "act_" so
 `pytest -k act_` selects this family.
 """
 from ..frameworks import Case
@@ -24,6 +25,13 @@ ACTIVATIONS = [
 
 CASES = [Case(f"act_{name}_{data}", spec, SHAPE, data=data)
          for name, spec in ACTIVATIONS for data in DATA]
+
+# the exp family (smelt_expf/expm1f/sigmoid/tanh in common.h.j2) over magnitudes from every
+# binade with +-inf, and on subnormal inputs (which must not be flushed: ELU(d) = d, tanh(d) = d)
+CASES += [Case(f"act_{name}_{data}", spec, (1, 4, 32, 32) if data == "wide" else SHAPE,
+               data=data)
+          for name, spec in ACTIVATIONS if name in ("sigmoid", "tanh", "elu", "elu_0p3", "selu")
+          for data in ("wide", "denormal")]
 
 CASES += [
     # in-place variants: same numbers, and fusion must not be confused by the aliasing

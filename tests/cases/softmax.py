@@ -27,4 +27,14 @@ CASES: list[Case] = [
     Case("softmax_residual", "Add(nn.Softmax(dim=1))", (2, 4, 3, 3)),
     Case("softmax_bn_relu", "nn.Sequential(nn.Softmax(dim=2), nn.BatchNorm2d(4), nn.ReLU())",
          (2, 4, 3, 5)),
+
+    # the vectorised family: rows of whole vectors plus a tail, rows shorter than a vector,
+    # and every binade with +-inf (rows holding +inf become NaN)
+    Case("softmax_long_rows", "nn.Softmax(dim=1)", (3, 1000)),
+    Case("softmax_row_33", "nn.Softmax(dim=-1)", (4, 33)),
+    Case("softmax_row_16", "nn.Softmax(dim=-1)", (5, 16)),
+    Case("softmax_wide", "nn.Softmax(dim=1)", (6, 37), data="wide"),
+    Case("softmax_wide_dim1", "nn.Softmax(dim=1)", (2, 20, 3, 3), data="wide"),
+    Case("softmax_inner_blocks", "nn.Softmax(dim=1)", (2, 5, 9, 15)),
+    Case("softmax_relu_epilogue", "nn.Sequential(nn.Softmax(dim=-1), nn.ReLU())", (4, 3, 40)),
 ]

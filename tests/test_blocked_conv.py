@@ -1,0 +1,104 @@
+"""Blocked depthwise Conv2d and ConvTranspose2d: the family each case's tag names is the one that
+runs, V = 8 (AVX2) and V = 4 match PyTorch too, as do the reference kernels; the transposed
+convolution's input-channel chunks; padded lanes stay zero; the small networks use the fast
+families."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import compiler
+from compiler.kernels import conv_transpose_blocked
+from compiler.planner import plan
+from compiler.target import Target
+from tests.nets import NETWORKS
+
+from .cases import blocked_conv
+from .parity import assert_close, compile_case, fixture, smelt_model
+
+CASES = blocked_conv.CASES
+
+
+def watched(node) -> bool:
+    """The layers the cases are about: transposed and depthwise (groups == C_in) convs."""
+    op = node.op
+    return op.kind == "ConvTranspose2d" or (op.kind == "Conv2d" and op.groups > 1 and
+                                            op.groups == op.in_channels)
+
+
+def case_plan(case, fuse=True, isa=None):
+    _, sd, _, _ = fixture(case)
+    shape = case.shapes if len(case.shapes) > 1 else case.shapes[0]
+    return plan(compiler.trace(smelt_model(case, sd), shape), fuse=fuse,
+                target=Target.detect(isa))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
+def test_expected_family_runs(case, fuse):
+    specs = [k for k in case_plan(case, fuse, "avx512").kernels if watched(k.node)]
+    assert specs
+    for spec in specs:
+        assert spec.family in case.tags, spec.name
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("kernels, isa", [("auto", "avx2"), ("auto", "generic"),
+                                          ("reference", None)],
+                         ids=["avx2", "generic", "reference"])
+def test_other_block_widths_and_reference_kernels(case, kernels, isa):
+    xs, sd, expected, _ = fixture(case)
+    _, m = compile_case(case, sd, kernels=kernels, isa=isa)
+    assert_close(m(*xs), expected, case.rtol, case.atol, f"{case.id} {kernels} {isa}")
+
+
+CHUNKED = [c for c in CASES if c.tags == blocked_conv.CT]
+
+
+@pytest.mark.parametrize("case", CHUNKED, ids=lambda c: c.id)
+def test_convT_input_channel_chunks(case, monkeypatch):
+    """With no L2 budget, a transposed conv with blocked input and output and several input
+    blocks per group (V = 8) accumulates one block at a time in its output: same numbers."""
+    monkeypatch.setattr(conv_transpose_blocked, "WEIGHT_CHUNK_BYTES", 1)
+    xs, sd, expected, _ = fixture(case)
+    _, m = compile_case(case, sd, isa="avx2")
+    for k in m.plan.kernels:
+        op = k.node.op
+        if op.kind == "ConvTranspose2d" and k.family == "conv_transpose2d_blocked":
+            several = op.in_channels // op.groups > 8
+            expect = several and k.out_layout.blocked and k.in_layouts[0].blocked
+            assert ("input chunks" in k.note) == expect, k.note
+    assert_close(m(*xs), expected, case.rtol, case.atol, f"{case.id} chunked")
+
+
+@pytest.mark.parametrize("layer", [
+    "nn.Conv2d(17, 17, 3, 1, 1, groups=17)",
+    "nn.ConvTranspose2d(17, 17, 4, 2, 1)",
+])
+def test_padded_lanes_stay_zero(layer):
+    """A Sigmoid epilogue (f(0) != 0) and NaN in the real lanes: the padded lanes of the blocked
+    output are still zero."""
+    model = eval(f"nn.Sequential(nn.Conv2d(3, 17, 1), {layer}, nn.Sigmoid(), nn.Conv2d(17, 4, 1))",
+                 {"nn": compiler.nn})
+    m = compiler.compile(model.eval(), (1, 3, 5, 6))
+    (k,) = [k for k in m.kernels if k.ops[:2] in (["Conv2d", "Sigmoid"],
+                                                   ["ConvTranspose2d", "Sigmoid"]) and
+            k.in_layouts[0] != "NCHW"]
+    assert k.family in ("depthwise_blocked", "conv_transpose2d_blocked")
+    x = np.random.default_rng(0).standard_normal(k.in_shapes[0]).astype(np.float32)
+    x[:, -1, :, :, 1:] = 0.0                         # the input's padded lanes (17 = 16 + 1)
+    x[0, 0, 1, 2, 3] = np.nan
+    out = np.full(k.out_shape, 7.0, np.float32)
+    k(x, out)
+    assert np.all(out[:, -1, :, :, 1:] == 0.0)
+    assert np.isnan(out).any()                    # NaN did reach the real lanes
+
+
+@pytest.mark.parametrize("name, families", [
+    ("dcgan_generator", ["conv_transpose2d_blocked"] * 4 + ["conv_transpose2d_dot"]),
+    ("depthwise_separable", ["depthwise_blocked"] * 9)])
+def test_networks_use_the_fast_families(name, families):
+    net = NETWORKS[name]
+    p = plan(compiler.trace(net.build(compiler.nn, compiler.cat).eval(), net.shape),
+             target=Target.detect("avx512"))
+    assert [k.family for k in p.kernels if watched(k.node)] == families
