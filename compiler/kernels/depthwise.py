@@ -8,7 +8,9 @@ kernel column) pair that reads it (stride 1: RB_W + KW - 1 loads for RB_W * KW F
 are handled as in conv_blocked: a per-row range of kernel rows, and tile variants generated
 without the taps that would read column padding. Little arithmetic per byte: judge it in GB/s.
 
-Channel multipliers (out = k * in, k > 1) are left to the reference kernel.
+The input is blocked, except where the layout pass leaves it NCHW beside a blocked fused
+operand (a residual): then each vector is gathered lane by lane (and a load prologue applied
+per lane). Channel multipliers (out = k * in, k > 1) are left to the reference kernel.
 """
 from __future__ import annotations
 
@@ -54,8 +56,11 @@ def tile_loads(width: int, valid: tuple, sw: int, dw: int) -> list[tuple[int, li
 @register(Conv2d, "depthwise_blocked", reference=False, blocked=True, accepts=depthwise_accepts)
 def depthwise_blocked(spec: KernelSpec, target) -> bool:
     node, op = spec.node, spec.node.op
-    if not depthwise_accepts(node, target) or not spec.in_layouts[0].blocked or node.prologue:
-        return False                               # (fused operands: either layout)
+    if not depthwise_accepts(node, target) or not spec.any_blocked:
+        return False                               # all NCHW: the reference kernel runs it
+    blocked_in = spec.in_layouts[0].blocked        # NCHW only beside a blocked residual
+    if node.prologue and blocked_in:
+        return False
     v = target.vector_floats
     n, ch, h, w = spec.in_shapes[0]
     _, _, oh, ow = op.infer_shape(spec.in_shapes[0])
@@ -81,6 +86,7 @@ def depthwise_blocked(spec: KernelSpec, target) -> bool:
     spec.ctx = dict(
         v=v, n=n, oc=ch, ocb=cb, h=h, w=w, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, dh=dh,
         dw=dw, pt=pt, pl=pl, rb_c=rb_c, rb_w=rb_w, variants=variants, runs=runs,
+        blocked_in=blocked_in,
         kh_lo=kh_lo, kh_hi=kh_hi, out_mode="blocked" if spec.out_layout.blocked else "nchw",
         parallel=parallel_if(max(spec.flops, moved)))
     spec.note = (f"{spec.in_layouts[0]} -> {spec.out_layout}, depthwise tile {rb_w} px x {rb_c} "
