@@ -399,9 +399,11 @@ def main(argv=None) -> int:
         "harness_env": {},
         "results": [],
     }
-    load = record["machine"].get("loadavg_start", [0.0])[0]
-    if load > 0.5:
-        progress(f"warning: the machine is busy (load average {load:.2f}): expect noise")
+    busy = report.busy_cpu_seconds()
+    time.sleep(0.5)
+    load = record["machine"]["other_load_start"] = (report.busy_cpu_seconds() - busy) / 0.5
+    if load > BUSY_LOAD:
+        progress(f"warning: other processes keep {load:.1f} cores busy: expect noise")
     with tempfile.TemporaryDirectory(prefix="smelt-bench-") as tmp:
         harness = Harness(args, cfg, frameworks, Path(tmp), record)
         try:

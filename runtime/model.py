@@ -24,6 +24,30 @@ def aligned_empty(count: int, dtype=np.float32, alignment: int = 64) -> np.ndarr
     return raw[skip:skip + count]
 
 
+def source_shape(node) -> tuple:
+    """The 4-D shape behind a view (Flatten) of a tensor, or the node's own shape."""
+    while node.op.is_view:
+        node = node.inputs[0]
+    return tuple(node.shape)
+
+
+def snapshot(state_dict: dict) -> OrderedDict:
+    """Copies of every array, packed in one allocation: large allocations get huge pages, so
+    copying a model's weights costs a few page faults instead of thousands."""
+    arrays = {k: np.asarray(v) for k, v in state_dict.items()}
+    offsets, total = {}, 0
+    for key, a in arrays.items():
+        offsets[key] = total
+        total += -(-a.nbytes // 64) * 64
+    buffer = np.empty(max(total, 64), np.uint8)
+    out = OrderedDict()
+    for key, a in arrays.items():
+        view = buffer[offsets[key]:offsets[key] + a.nbytes].view(a.dtype).reshape(a.shape)
+        view[...] = a
+        out[key] = view
+    return out
+
+
 def default_threads() -> int:
     from compiler.target import physical_cores
     env = os.environ.get("SMELT_NUM_THREADS")
@@ -63,6 +87,8 @@ class Kernel:
         self.logical_in_shapes: list[tuple] = [tuple(s) for s in spec.in_shapes]
         self.logical_out_shape: tuple = tuple(spec.out_shape)
         self._vectors = [lay.v if lay.blocked else 0 for lay in spec.in_layouts]
+        # a flattened blocked input (Linear after Flatten) converts through its 4-D source
+        self._sources = [source_shape(i) for i in spec.node.inputs]
         self._out_vector = spec.out_layout.v if spec.out_layout.blocked else 0
         self._fn = getattr(model._lib, spec.name)
 
@@ -94,7 +120,10 @@ class Kernel:
     def from_nchw(self, x: np.ndarray, index: int = 0) -> np.ndarray:
         """An NCHW array laid out as this kernel's input `index` expects (blocked or not)."""
         v = self._vectors[index]
-        return to_blocked(x, v) if v else np.ascontiguousarray(x, np.float32)
+        if not v:
+            return np.ascontiguousarray(x, np.float32)
+        source = self._sources[index]
+        return to_blocked(x.reshape(source), v).reshape(self.in_shapes[index])
 
     def to_nchw(self, out: np.ndarray) -> np.ndarray:
         """This kernel's output array as an NCHW array."""
@@ -133,7 +162,7 @@ class CompiledModel:
             self._params[:] = program.params
         self._state = program.state.copy()
         self._state_slots = program.state_slots
-        self._state_dict = OrderedDict((k, np.array(v, copy=True)) for k, v in state_dict.items())
+        self._state_dict = snapshot(state_dict)
         self._params_ptr = self._ffi.from_buffer("float[]", self._params)
         self._state_ptr = self._ffi.from_buffer("double[]", self._state)
         self._arena_floats = plan.arena_floats

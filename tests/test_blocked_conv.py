@@ -40,6 +40,8 @@ def test_expected_family_runs(case, fuse):
     assert specs
     for spec in specs:
         assert spec.family in case.tags, spec.name
+        if fuse and case.tags == blocked_conv.DW + blocked_conv.REF:
+            assert spec.family == "depthwise_blocked", spec.name    # beside a blocked residual
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)

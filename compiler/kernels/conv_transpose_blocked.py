@@ -36,7 +36,7 @@ import numpy as np
 
 from ..ops.conv import ConvTranspose2d
 from .base import KernelSpec, register
-from .conv_blocked import BLOCKING, column_tiles, pack_weights, row_taps
+from .conv_blocked import BLOCKING, balanced_widths, column_tiles, pack_weights, row_taps
 from .util import parallel_if
 
 #: weights one work item reads per pass over its rows, kept below this to stay in L2
@@ -91,9 +91,8 @@ def pick_phase_tile(isa: str, ocb: int, width: int) -> tuple[int, int]:
     for rb_oc, max_w in BLOCKING[isa].items():
         if ocb % rb_oc:
             continue
-        tiles = -(-width // max_w)
-        rb_w = -(-width // tiles)
-        widths = [rb_w] * (width // rb_w) + ([width % rb_w] if width % rb_w else [])
+        widths = balanced_widths(width, max_w)
+        rb_w = max(widths)
         groups = ocb // rb_oc
         cycles = groups * sum(max(rb_oc * w / 2, (rb_oc + w) / 2, 4) for w in widths)
         loads = groups * sum(rb_oc + w for w in widths)
@@ -164,7 +163,8 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> bool:
     col_phases = []
     for p in cols:
         if p.count:
-            instances, runs = column_tiles(p.count, rb_w, w, 1, -p.base, -p.step, len(p.taps))
+            instances, runs = column_tiles(p.count, balanced_widths(p.count, rb_w), w, 1,
+                                           -p.base, -p.step, len(p.taps))
             col_phases.append(dict(first=p.first, base=p.base, step=p.step, start=p.start,
                                    instances=instances, runs=runs))
 
@@ -283,12 +283,12 @@ def conv_transpose2d_dot(spec: KernelSpec, target) -> bool:
     icb = -(-ic // v)
     rows, cols = phases(oh, kh, sh, ph, dh), phases(ow, kw, sw, pw, dw)
     widest = max(p.count for p in cols)
-    max_w = min(v, DOT_ACCUMULATORS // oc)
-    rb_w = -(-widest // -(-widest // max_w))
+    rb_w = max(balanced_widths(widest, min(v, DOT_ACCUMULATORS // oc)))
     col_phases = []
     for p in cols:
         if p.count:
-            instances, runs = column_tiles(p.count, rb_w, w, 1, -p.base, -p.step, len(p.taps))
+            instances, runs = column_tiles(p.count, balanced_widths(p.count, rb_w), w, 1,
+                                           -p.base, -p.step, len(p.taps))
             sums = [[line for o in range(oc) for line in
                      lane_sums([f"a{j}_{o}" for j in range(width)], v, f"s{o}", f"r{o}_")]
                     for width, _ in instances]

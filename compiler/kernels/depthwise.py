@@ -18,7 +18,7 @@ import numpy as np
 
 from ..ops.conv import Conv2d
 from .base import KernelSpec, register
-from .conv_blocked import column_tiles, pack_weights, row_taps
+from .conv_blocked import balanced_widths, column_tiles, pack_weights, row_taps
 from .util import parallel_if
 
 #: accumulators per register tile (pixels x channel blocks), per ISA: AVX-512 keeps 14 of its
@@ -34,11 +34,10 @@ def depthwise_accepts(node, target) -> bool:
 
 
 def pick_dw_tile(isa: str, cb: int, ow: int) -> tuple[int, int]:
-    """(RB_C, RB_W): a row split into equal tiles of at most the accumulator budget, then as
-    many channel blocks per tile (dividing `cb`) as still fit (narrow rows only)."""
+    """(RB_C, RB_W): tiles of at most the accumulator budget (the row is then split into nearly
+    equal tiles), and as many channel blocks per tile (dividing `cb`) as still fit."""
     budget = DW_ACCUMULATORS[isa]
-    tiles = -(-ow // budget)
-    rb_w = -(-ow // tiles)
+    rb_w = max(balanced_widths(ow, budget))
     rb_c = max(r for r in range(1, cb + 1) if cb % r == 0 and r * rb_w <= budget)
     return rb_c, rb_w
 
@@ -69,7 +68,7 @@ def depthwise_blocked(spec: KernelSpec, target) -> bool:
     pt, _, pl, _ = op.padding
     cb = -(-ch // v)
     rb_c, rb_w = pick_dw_tile(target.isa, cb, ow)
-    instances, runs = column_tiles(ow, rb_w, w, sw, pl, dw, kw)
+    instances, runs = column_tiles(ow, balanced_widths(ow, rb_w), w, sw, pl, dw, kw)
     kh_lo, kh_hi = row_taps(oh, h, sh, pt, dh, kh)
     bias = np.zeros(cb * v, np.float32)
     if "bias" in op.params:

@@ -94,10 +94,11 @@ def flat_source(x):
 def linear_fast_accepts(node, target) -> bool:
     """A Linear reading a Flatten of a 4-D tensor consumes a channel-blocked buffer as it lies
     (its weight columns are permuted into the blocked order when the code is generated), unless
-    a fused step reads that tensor too (a residual operand is indexed like the output)."""
-    x = node.inputs[0]
+    a fused step reads a view too: its operands are indexed like the (NCHW) output, and the
+    layout pass asks this about every view the node reads."""
     return (isinstance(node.op, Linear) and not node.prologue and node.store is None
-            and flat_source(x) is not None and all(i is not x for i in node.inputs[1:]))
+            and flat_source(node.inputs[0]) is not None
+            and not any(i.op.is_view for i in node.inputs[1:]))
 
 
 def blocked_columns(weight: np.ndarray, src_shape, v: int) -> np.ndarray:

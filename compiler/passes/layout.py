@@ -81,7 +81,8 @@ def required_layout(n: Node, position: int, layout: dict, able: dict) -> Layout 
     if n.op.is_view:
         return layout[id(n)]                      # a view is its input, reinterpreted
     if not able[id(n)]:
-        if isinstance(n.op, Linear) and x.op.is_view and layout[id(x)].blocked:
+        if isinstance(n.op, Linear) and position == 0 and x.op.is_view and \
+                layout[id(x)].blocked:
             return None                           # Linear reads a flattened blocked tensor
         return NCHW
     if isinstance(n.op, SOURCES) and position == 0:

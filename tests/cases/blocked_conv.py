@@ -66,11 +66,12 @@ CASES = [
          f"nn.Sequential(Add({dw(16)}), nn.ReLU(), nn.Conv2d(16, 5, 1))", (1, 16, 6, 7), tags=DW),
     Case("blk_dw_c17_residual_nchw_out", blocked(f"Add({dw(17, bias=False)})", 17, tail=False),
          (2, 3, 5, 6), tags=DW),
-    Case("blk_dw_nchw_in_blocked_residual",   # NCHW input and output, blocked operand
-         f"Add({dw(17, s=2)}, nn.Conv2d(17, 17, 3, 2, 1))", (2, 17, 7, 6), tags=DW),
+    # NCHW input and output beside a blocked residual operand (unfused: all NCHW, reference)
+    Case("blk_dw_nchw_in_blocked_residual",
+         f"Add({dw(17, s=2)}, nn.Conv2d(17, 17, 3, 2, 1))", (2, 17, 7, 6), tags=DW + REF),
     Case("blk_dw_nchw_in_prologue_blocked_residual",
          f"Add(nn.Sequential(nn.BatchNorm2d(16), {dw(16, 5, p=2)}), nn.Conv2d(16, 16, 1))",
-         (1, 16, 6, 7), tags=DW),
+         (1, 16, 6, 7), tags=DW + REF),
     Case("blk_dw_c17_nan", blocked(f"{dw(17)}, nn.ReLU()", 17), (1, 3, 7, 6), data="nan", tags=DW),
     Case("blk_dw_mobilenet_block", MOBILENET_BLOCK, (1, 3, 32, 30), rtol=1e-3, tags=DW),
     Case("blk_dw_c16_bn_train",
