@@ -326,9 +326,10 @@ def parse_args(argv=None):
                         help="print per-kernel times for this net (default resnet18; 'none')")
     parser.add_argument("--tolerance", type=float, default=1e-3,
                         help="largest relative difference allowed between outputs")
-    parser.add_argument("--proc-bind", default="spread", choices=("spread", "close", "none"),
+    parser.add_argument("--proc-bind", default="none", choices=("spread", "close", "none"),
                         help="OMP_PROC_BIND for the OpenMP-threaded workers, smelt and torch "
-                             "alike (default spread; 'none' leaves the environment alone)")
+                             "alike (default none: every framework as it comes; measured on "
+                             "2 cores, spread slowed both smelt and PyTorch)")
     parser.add_argument("--seed", type=int, default=0, help="for weights and inputs")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
                         help="where the JSON and the chart go (default: benchmarks/results)")
