@@ -70,7 +70,10 @@ def check_sanitizer_runtime() -> None:
 
 
 def flags_for(isa: str, sanitize: bool) -> tuple[str, ...]:
-    return KERNEL_FLAGS + ISA_FLAGS[isa] + (SANITIZE_FLAGS if sanitize else ())
+    if sanitize:    # -O1: what the sanitizers are tuned for, and builds several times faster
+        return tuple("-O1" if f == "-O3" else f for f in KERNEL_FLAGS) + ISA_FLAGS[isa] + \
+            SANITIZE_FLAGS
+    return KERNEL_FLAGS + ISA_FLAGS[isa]
 
 
 def compiler_identity(cache_root: str) -> str:
