@@ -13,15 +13,9 @@ from collections import OrderedDict
 
 import numpy as np
 
+from compiler.arrays import aligned_empty, carve
+
 from .layouts import to_blocked, to_nchw
-
-
-def aligned_empty(count: int, dtype=np.float32, alignment: int = 64) -> np.ndarray:
-    """A 1-D array whose data starts on an `alignment`-byte boundary."""
-    itemsize = np.dtype(dtype).itemsize
-    raw = np.empty(count + alignment // itemsize, dtype=dtype)
-    skip = (-raw.ctypes.data % alignment) // itemsize
-    return raw[skip:skip + count]
 
 
 def source_shape(node) -> tuple:
@@ -32,19 +26,13 @@ def source_shape(node) -> tuple:
 
 
 def snapshot(state_dict: dict) -> OrderedDict:
-    """Copies of every array, packed in one allocation: large allocations get huge pages, so
-    copying a model's weights costs a few page faults instead of thousands."""
+    """Copies of every array, all in one allocation (cheap to fill: see compiler.arrays)."""
     arrays = {k: np.asarray(v) for k, v in state_dict.items()}
-    offsets, total = {}, 0
-    for key, a in arrays.items():
-        offsets[key] = total
-        total += -(-a.nbytes // 64) * 64
-    buffer = np.empty(max(total, 64), np.uint8)
+    copies = carve([(a.shape, a.dtype) for a in arrays.values()])
     out = OrderedDict()
-    for key, a in arrays.items():
-        view = buffer[offsets[key]:offsets[key] + a.nbytes].view(a.dtype).reshape(a.shape)
-        view[...] = a
-        out[key] = view
+    for (key, a), copy in zip(arrays.items(), copies):
+        copy[...] = a
+        out[key] = copy
     return out
 
 

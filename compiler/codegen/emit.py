@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ops.eltwise import SELU_ALPHA, SELU_SCALE
+from ..arrays import aligned_zeros
 from .env import render
 
 KERNEL_ARGS = "const float *params, double *state, uint64_t step, int nthreads"
@@ -36,13 +37,6 @@ def entry_signature(n_in: int, n_out: int, restrict: bool) -> str:
     outs = ", ".join(f"float *{r}out{j}" for j in range(n_out))
     return (f"{ins}, {outs}, const float *{r}params, double *{r}state, float *{r}arena, "
             "uint64_t step, int nthreads")
-
-
-def aligned_zeros(count: int, alignment: int = 64) -> np.ndarray:
-    """A zeroed float32 array whose data starts on an `alignment`-byte boundary."""
-    raw = np.zeros(count + alignment // 4, np.float32)
-    skip = (-raw.ctypes.data % alignment) // 4
-    return raw[skip:skip + count]
 
 
 def layout_constants(kernels) -> np.ndarray:

@@ -3,8 +3,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import carve
 from ..graph import Graph
 from ..ops import BatchNorm2d, Conv2d, ConvTranspose2d
+
+
+def foldable(g: Graph, bn) -> bool:
+    """An eval BatchNorm2d whose input is an unfused conv that nothing else reads."""
+    if not isinstance(bn.op, BatchNorm2d) or bn.op.batch_stats:
+        return False
+    conv = bn.inputs[0]
+    return isinstance(conv.op, (Conv2d, ConvTranspose2d)) and not conv.fused and \
+        g.fanout(conv) == 1
+
+
+def per_output_channel(conv_op, weight: np.ndarray, scale: np.ndarray):
+    """`weight` reshaped so that `scale`, reshaped as returned, broadcasts over it by output
+    channel."""
+    if isinstance(conv_op, ConvTranspose2d):   # weight is (C_in, C_out/groups, kH, kW)
+        groups, ocg = conv_op.groups, weight.shape[1]
+        return (weight.reshape(groups, -1, ocg, *weight.shape[2:]),
+                scale.reshape(groups, 1, ocg, 1, 1))
+    return weight, scale[:, None, None, None]  # weight is (C_out, C_in/groups, kH, kW)
 
 
 def fold_bn(graph: Graph) -> Graph:
@@ -12,24 +32,17 @@ def fold_bn(graph: Graph) -> Graph:
     becomes one conv with w' = w*s and b' = (b - mean)*s + beta, s = gamma/sqrt(var + eps),
     computed in float64 and rounded once. The BN node is removed."""
     g = graph.copy()
-    for bn in list(g.nodes):
-        if not isinstance(bn.op, BatchNorm2d) or bn.op.batch_stats:
-            continue
-        conv = bn.inputs[0]
-        if not isinstance(conv.op, (Conv2d, ConvTranspose2d)) or conv.fused or \
-                g.fanout(conv) != 1:
-            continue
+    pairs = [(bn.inputs[0], bn) for bn in g.nodes if foldable(g, bn)]
+    weights = carve([(conv.op.params["weight"].shape, np.float32) for conv, _ in pairs])
+    for (conv, bn), folded in zip(pairs, weights):
         scale, shift = bn.op.eval_scale_shift()
-        w = conv.op.params["weight"].astype(np.float64)
-        if isinstance(conv.op, ConvTranspose2d):       # weight is (C_in, C_out/groups, kH, kW)
-            g_, ocg = conv.op.groups, w.shape[1]
-            per_out = scale.reshape(g_, 1, ocg, 1, 1)
-            w = (w.reshape(g_, -1, ocg, *w.shape[2:]) * per_out).reshape(w.shape)
-        else:                                          # weight is (C_out, C_in/groups, kH, kW)
-            w = w * scale[:, None, None, None]
+        w = conv.op.params["weight"]
+        w_by_channel, s_by_channel = per_output_channel(conv.op, w, scale)
+        # one pass: each product is formed in float64 and rounded once to float32
+        np.multiply(w_by_channel, s_by_channel, out=folded.reshape(w_by_channel.shape),
+                    dtype=np.float64, casting="unsafe")
         b = conv.op.params.get("bias", np.zeros(len(scale))).astype(np.float64)
-        conv.op.params = {"weight": w.astype(np.float32),
-                          "bias": (b * scale + shift).astype(np.float32)}
+        conv.op.params = {"weight": folded, "bias": (b * scale + shift).astype(np.float32)}
         bn.inputs = []
         conv.folded.append(bn)
         g.replace_uses(bn, conv)
