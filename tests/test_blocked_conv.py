@@ -17,6 +17,8 @@ from .cases import blocked_conv
 from .parity import assert_close, compile_case, fixture, smelt_model
 
 CASES = blocked_conv.CASES
+#: cases about the last Conv2d's family (conv2d_dot or, declined, conv2d_blocked)
+LAST_CONV = (blocked_conv.CONV_DOT, blocked_conv.CONV_BLOCKED)
 
 
 def watched(node) -> bool:
@@ -33,7 +35,8 @@ def case_plan(case, fuse=True, isa=None):
                 target=Target.detect(isa))
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", [c for c in CASES if c.tags not in LAST_CONV],
+                         ids=lambda c: c.id)
 @pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
 def test_expected_family_runs(case, fuse):
     specs = [k for k in case_plan(case, fuse, "avx512").kernels if watched(k.node)]
@@ -52,6 +55,14 @@ def test_other_block_widths_and_reference_kernels(case, kernels, isa):
     xs, sd, expected, _ = fixture(case)
     _, m = compile_case(case, sd, kernels=kernels, isa=isa)
     assert_close(m(*xs), expected, case.rtol, case.atol, f"{case.id} {kernels} {isa}")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.tags in LAST_CONV], ids=lambda c: c.id)
+def test_few_output_channels_run_as_dot_products(case):
+    """The network's last convolution (and everything fused into it) is one conv2d_dot kernel
+    when it writes few channels with stride 1 and even padding; otherwise conv2d_blocked."""
+    last = case_plan(case, True, "avx512").kernels[-1]
+    assert last.node.op.kind == "Conv2d" and last.family in case.tags, last.family
 
 
 CHUNKED = [c for c in CASES if c.tags == blocked_conv.CT]

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from ..codegen.env import c_identifier
 from ..graph import Graph, Node
-from . import (conv, conv_blocked, conv_transpose_blocked, depthwise, eltwise, layout,  # noqa: F401
-               linear, norm, pool, pool_blocked, shape, shape_blocked, softmax)
+# import order matters: fast families are tried newest first (conv_dot before conv_blocked)
+from . import (conv, conv_blocked, conv_dot, conv_transpose_blocked, depthwise,  # noqa: F401
+               eltwise, layout, linear, norm, pool, pool_blocked, shape, shape_blocked,
+               softmax)
 from .base import REGISTRY, KernelSpec
 
 def runs_kernel(node: Node) -> bool:

@@ -272,9 +272,15 @@ def conv_transpose2d_dot(spec: KernelSpec, target) -> bool:
     """Per output phase as above, but a vector holds V input channels: accumulator (pixel,
     output channel) collects x[ic-block] * w[oc][tap][ic-block] over taps and input blocks,
     and the tile ends with a shuffle tree summing each accumulator's lanes."""
-    op = spec.node.op
     if not dot_accepts(spec, target):
         return False
+    lower_dot(spec, target, spec.node.op)
+    return True
+
+
+def lower_dot(spec: KernelSpec, target, op: ConvTranspose2d, what: str = "") -> None:
+    """Fill `spec` with a conv_transpose2d_dot kernel computing `op` (which may stand in for
+    the node's own op: conv_dot passes a Conv2d's stride-1 equivalent)."""
     v = target.vector_floats
     n, ic, h, w = spec.in_shapes[0]
     _, oc, oh, ow = spec.out_shape
@@ -310,6 +316,6 @@ def conv_transpose2d_dot(spec: KernelSpec, target) -> bool:
         v=v, n=n, ic=ic, h=h, w=w, oc=oc, ocb=1, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw,
         icb=icb, rb_w=rb_w, col_phases=col_phases, dstep=rows[0].step, row_order=order,
         out_mode="nchw", parallel=parallel_if(spec.flops), **row_tables(rows, oh, h, sh, ph))
-    spec.note = (f"{spec.in_layouts[0]} -> NCHW, {sh * sw} output phases, dot products over "
-                 f"input channel blocks, tile {rb_w} px x {oc} channels, threads over (n, row)")
-    return True
+    phase_count = f"{sh * sw} output phases, " if sh * sw > 1 else ""
+    spec.note = (f"{spec.in_layouts[0]} -> NCHW, {what}{phase_count}dot products over input "
+                 f"channel blocks, tile {rb_w} px x {oc} channels, threads over (n, row)")

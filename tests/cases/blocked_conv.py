@@ -6,13 +6,17 @@ the end of a network). Channel counts 16/24/32/17 (and 64) give full and partial
 V = 16 and 8. A case's tags are the kernel families allowed to run those layers
 (tests/test_blocked_conv.py checks it): the blocked ones, or the reference kernels where the
 blocked families decline. Few output channels (C_out <= V/2) written to NCHW take the
-dot-product ConvTranspose2d.
+dot-product ConvTranspose2d, and so do stride-1 Conv2d layers writing few channels to
+NCHW (C_out <= V/4, or <= V/2 with at least four input blocks), rewritten as their flipped
+transposes.
 """
 from ..frameworks import Case
 
 DW = ("depthwise_blocked",)
 CT = ("conv_transpose2d_blocked", "conv_transpose2d_dot")     # which one: V and C_out decide
 DOT = ("conv_transpose2d_dot",)
+CONV_DOT = ("conv2d_dot",)          # Conv2d writing few channels to NCHW: dot products
+CONV_BLOCKED = ("conv2d_blocked",)  # ... unless it is strided, or padded unevenly or wider
 REF = ("conv2d_direct", "conv_transpose2d_direct")
 
 
@@ -156,4 +160,35 @@ CASES = [
          "nn.ReLU(True), nn.ConvTranspose2d(64, 32, 4, 2, 1, bias=False), nn.BatchNorm2d(32), "
          "nn.ReLU(True), nn.ConvTranspose2d(32, 3, 4, 2, 1, bias=False), nn.Tanh())",
          (2, 100, 1, 1), tags=CT),
+
+    # Conv2d with few output channels at the end of a network: dot products over input blocks
+    Case("blk_convdot_c32_to3_k5", blocked("nn.Conv2d(32, 3, 5, 1, 2)", 32, tail=False),
+         (1, 3, 9, 11), tags=CONV_DOT),
+    Case("blk_convdot_c17_to1_sigmoid",
+         blocked("nn.Conv2d(17, 1, 3, 1, 1), nn.Sigmoid()", 17, tail=False), (2, 3, 7, 6),
+         tags=CONV_DOT),
+    Case("blk_convdot_c64_to8_dil2",
+         blocked("nn.Conv2d(64, 8, 3, 1, 2, dilation=2)", 64, tail=False), (1, 3, 8, 9),
+         tags=CONV_DOT),
+    Case("blk_convdot_rect_c24_to2",
+         blocked("nn.Conv2d(24, 2, (3, 5), 1, (0, 2), bias=False)", 24, tail=False),
+         (1, 3, 6, 13), tags=CONV_DOT),
+    Case("blk_convdot_1x1_c40_to4_bn_relu",
+         blocked("nn.Conv2d(40, 4, 1, bias=False), nn.BatchNorm2d(4), nn.ReLU()", 40,
+                 tail=False), (2, 3, 5, 4), tags=CONV_DOT),
+    Case("blk_convdot_residual_tanh",
+         "nn.Sequential(Add(nn.Sequential(nn.Conv2d(3, 16, 1), nn.ReLU(), "
+         "nn.Conv2d(16, 3, 3, 1, 1))), nn.Tanh())", (1, 3, 6, 7),
+         tags=CONV_DOT),
+    Case("blk_convdot_kernel_over_image", blocked("nn.Conv2d(16, 2, 5, 1, 2)", 16, tail=False),
+         (1, 3, 2, 3), tags=CONV_DOT),
+    Case("blk_convdot_nan", blocked("nn.Conv2d(17, 3, 3, 1, 1), nn.ReLU()", 17, tail=False),
+         (1, 3, 5, 6), data="nan", tags=CONV_DOT),
+    Case("blk_convdot_declined_stride2", blocked("nn.Conv2d(16, 3, 3, 2, 1)", 16, tail=False),
+         (1, 3, 7, 8), tags=CONV_BLOCKED),
+    Case("blk_convdot_declined_wide_padding",
+         blocked("nn.Conv2d(16, 3, 3, 1, 3)", 16, tail=False), (1, 3, 4, 5), tags=CONV_BLOCKED),
+    Case("blk_convdot_declined_same_even",
+         blocked("nn.Conv2d(16, 3, 4, padding='same')", 16, tail=False), (1, 3, 5, 6),
+         tags=CONV_BLOCKED),
 ]
