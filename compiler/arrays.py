@@ -13,16 +13,17 @@ ALIGNMENT = 64
 
 def aligned_empty(count: int, dtype=np.float32, alignment: int = ALIGNMENT) -> np.ndarray:
     """A 1-D array of `count` items whose data starts on an `alignment`-byte boundary."""
-    itemsize = np.dtype(dtype).itemsize
-    raw = np.empty(count + alignment // itemsize, dtype=dtype)
-    skip = (-raw.ctypes.data % alignment) // itemsize
-    return raw[skip:skip + count]
+    return aligned(np.empty, count, dtype, alignment)
 
 
 def aligned_zeros(count: int, dtype=np.float32, alignment: int = ALIGNMENT) -> np.ndarray:
-    """Like aligned_empty, zero-filled."""
+    """Like aligned_empty, zero-filled (by the allocator: pages nobody writes stay untouched)."""
+    return aligned(np.zeros, count, dtype, alignment)
+
+
+def aligned(allocate, count: int, dtype, alignment: int) -> np.ndarray:
     itemsize = np.dtype(dtype).itemsize
-    raw = np.zeros(count + alignment // itemsize, dtype=dtype)
+    raw = allocate(count + alignment // itemsize, dtype=dtype)
     skip = (-raw.ctypes.data % alignment) // itemsize
     return raw[skip:skip + count]
 
@@ -30,14 +31,11 @@ def aligned_zeros(count: int, dtype=np.float32, alignment: int = ALIGNMENT) -> n
 def carve(specs: list[tuple[tuple, np.dtype]]) -> list[np.ndarray]:
     """Uninitialised arrays of the given (shape, dtype)s, each 64-byte aligned, all in one
     allocation."""
-    offsets, total = [], 0
+    spans, total = [], 0
     for shape, dtype in specs:
-        offsets.append(total)
         nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        spans.append((total, nbytes))
         total += -(-nbytes // ALIGNMENT) * ALIGNMENT
     block = aligned_empty(max(total, ALIGNMENT), np.uint8)
-    out = []
-    for (shape, dtype), start in zip(specs, offsets):
-        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
-        out.append(block[start:start + nbytes].view(dtype).reshape(shape))
-    return out
+    return [block[start:start + nbytes].view(dtype).reshape(shape)
+            for (shape, dtype), (start, nbytes) in zip(specs, spans)]

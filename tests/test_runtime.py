@@ -247,10 +247,12 @@ def test_compiled_model_is_independent_of_later_module_changes():
     net = make_net()
     compiled = compiler.compile(net, SHAPE)
     x = data()
-    before = compiled(x)
+    before, state_before = compiled(x), compiled.state_dict()
     net.stem[0].weight[...] = 0                        # in place
     net.load_state_dict({k: np.zeros_like(v) + 1 for k, v in net.state_dict().items()})
     np.testing.assert_array_equal(compiled(x), before)
+    for key, value in compiled.state_dict().items():   # the compile-time snapshot
+        np.testing.assert_array_equal(value, state_before[key], err_msg=key)
 
 
 # --- options ----------------------------------------------------------------------------------
@@ -348,3 +350,18 @@ def test_single_output_tuple_of_one():
 
     y = compiler.compile(One(), (1, 2, 3, 3))(data((1, 2, 3, 3)))
     assert isinstance(y, tuple) and len(y) == 1
+
+
+def test_carved_arrays_are_aligned_disjoint_and_typed():
+    """compiler.arrays.carve (BN folding, the state_dict snapshot): each array 64-byte aligned,
+    of its own shape and dtype, none overlapping another."""
+    from compiler.arrays import carve
+    specs = [((3, 5), np.float32), ((7,), np.float64), ((0,), np.float32), ((2, 3, 1), np.int64),
+             ((17,), np.float32)]
+    arrays = carve(specs)
+    for a, (shape, dtype) in zip(arrays, specs):
+        assert a.shape == shape and a.dtype == dtype and a.ctypes.data % 64 == 0
+    for i, a in enumerate(arrays):
+        a[...] = i + 1
+    for i, a in enumerate(arrays):
+        assert np.all(a == i + 1)

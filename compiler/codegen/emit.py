@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ops.eltwise import SELU_ALPHA, SELU_SCALE
 from ..arrays import aligned_zeros
+from ..ops.eltwise import SELU_ALPHA, SELU_SCALE
 from .env import render
 
 KERNEL_ARGS = "const float *params, double *state, uint64_t step, int nthreads"
