@@ -7,13 +7,14 @@ calls with a lock, as the order of updates is part of the result.
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
 
 import numpy as np
 
-from compiler.arrays import aligned_empty, carve
+from compiler.arrays import aligned_empty, carve, run_balanced
 
 from .layouts import to_blocked, to_nchw
 
@@ -29,11 +30,10 @@ def snapshot(state_dict: dict) -> OrderedDict:
     """Copies of every array, all in one allocation (cheap to fill: see compiler.arrays)."""
     arrays = {k: np.asarray(v) for k, v in state_dict.items()}
     copies = carve([(a.shape, a.dtype) for a in arrays.values()])
-    out = OrderedDict()
-    for (key, a), copy in zip(arrays.items(), copies):
-        copy[...] = a
-        out[key] = copy
-    return out
+    run_balanced([functools.partial(np.copyto, copy, a)
+                  for a, copy in zip(arrays.values(), copies)],
+                 [a.nbytes for a in arrays.values()])
+    return OrderedDict(zip(arrays, copies))
 
 
 def default_threads() -> int:

@@ -81,6 +81,45 @@ def test_resnet_pattern_is_one_kernel():
     assert kernels_of(m) == [["conv", "bn", "add", "relu"]]
 
 
+@pytest.mark.parametrize("transposed", [False, True], ids=["conv", "convT"])
+def test_fold_bn_rounds_once_from_float64_on_large_weights(transposed):
+    """Weights over run_balanced's threshold are folded on several threads: each folded weight
+    is still float32(float64(w) * s), s = gamma / sqrt(var + eps) in float64."""
+    from compiler.passes.fold_bn import fold_bn
+    if transposed:                                 # weight (C_in, C_out/groups, kH, kW)
+        convs = [nn.ConvTranspose2d(512, 512, 3, groups=2), nn.ConvTranspose2d(512, 8, 1)]
+    else:                                          # weight (C_out, C_in/groups, kH, kW)
+        convs = [nn.Conv2d(512, 384, 3), nn.Conv2d(384, 512, 1)]
+    bns = [random_bn(c.out_channels, seed) for seed, c in enumerate(convs)]
+    model = nn.Sequential(convs[0], bns[0], nn.ReLU(), convs[1], bns[1]).eval()
+    folded = [n for n in fold_bn(compiler.trace(model, (1, 512, 5, 5))).nodes
+              if n.op.kind.startswith("Conv")]
+    assert folded[0].op.params["weight"].nbytes > 4 << 20
+    for node, conv, bn in zip(folded, convs, bns):
+        s = bn.weight.astype(np.float64) / np.sqrt(bn.running_var.astype(np.float64) + bn.eps)
+        w = conv.weight.astype(np.float64)
+        if transposed:
+            g, ocg = conv.groups, w.shape[1]
+            expected = (w.reshape(g, -1, ocg, *w.shape[2:]) *
+                        s.reshape(g, 1, ocg, 1, 1)).reshape(w.shape)
+        else:
+            expected = w * s[:, None, None, None]
+        np.testing.assert_array_equal(node.op.params["weight"], expected.astype(np.float32))
+
+
+def test_run_balanced_runs_every_task_once_and_reraises():
+    from compiler.arrays import run_balanced
+    counts = [0] * 50
+    tasks = [lambda i=i: counts.__setitem__(i, counts[i] + 1) for i in range(50)]
+    run_balanced(tasks, [1 << 20] * 50)
+    assert counts == [1] * 50
+
+    def boom():
+        raise ValueError("task failed")
+    with pytest.raises(ValueError, match="task failed"):
+        run_balanced([boom] + tasks, [64 << 20] + [1 << 20] * 50)
+
+
 def test_bn_folds_into_conv_transpose():
     m = check(nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, groups=2), random_bn(6),
                             nn.LeakyReLU(0.1)), (1, 4, 3, 3))

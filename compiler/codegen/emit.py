@@ -2,12 +2,13 @@
 the cffi declarations, and the constant blobs."""
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..arrays import aligned_zeros
+from ..arrays import aligned_zeros, run_balanced
 from ..ops.eltwise import SELU_ALPHA, SELU_SCALE
 from .env import render
 
@@ -47,9 +48,10 @@ def layout_constants(kernels) -> np.ndarray:
             c.offset = offset
             offset += -(-c.array.size // 16) * 16
     blob = aligned_zeros(max(offset, 16))
-    for k in kernels:
-        for c in k.constants:
-            blob[c.offset:c.offset + c.array.size].reshape(c.array.shape)[...] = c.array
+    constants = [c for k in kernels for c in k.constants]
+    run_balanced([functools.partial(np.copyto, blob[c.offset:c.offset + c.array.size]
+                                    .reshape(c.array.shape), c.array) for c in constants],
+                 [4 * c.array.size for c in constants])
     return blob
 
 

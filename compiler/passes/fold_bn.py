@@ -1,9 +1,11 @@
 """Fold eval-mode BatchNorm2d into the convolution in front of it."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ..arrays import carve
+from ..arrays import carve, run_balanced
 from ..graph import Graph
 from ..ops import BatchNorm2d, Conv2d, ConvTranspose2d
 
@@ -34,18 +36,20 @@ def fold_bn(graph: Graph) -> Graph:
     g = graph.copy()
     pairs = [(bn.inputs[0], bn) for bn in g.nodes if foldable(g, bn)]
     weights = carve([(conv.op.params["weight"].shape, np.float32) for conv, _ in pairs])
+    tasks = []
     for (conv, bn), folded in zip(pairs, weights):
         scale, shift = bn.op.eval_scale_shift()
-        w = conv.op.params["weight"]
-        w_by_channel, s_by_channel = per_output_channel(conv.op, w, scale)
+        w_by_channel, s_by_channel = per_output_channel(conv.op, conv.op.params["weight"], scale)
         # one pass: each product is formed in float64 and rounded once to float32
-        np.multiply(w_by_channel, s_by_channel, out=folded.reshape(w_by_channel.shape),
-                    dtype=np.float64, casting="unsafe")
+        tasks.append(functools.partial(np.multiply, w_by_channel, s_by_channel,
+                                       out=folded.reshape(w_by_channel.shape),
+                                       dtype=np.float64, casting="unsafe"))
         b = conv.op.params.get("bias", np.zeros(len(scale))).astype(np.float64)
         conv.op.params = {"weight": folded, "bias": (b * scale + shift).astype(np.float32)}
         bn.inputs = []
         conv.folded.append(bn)
         g.replace_uses(bn, conv)
         g.nodes.remove(bn)
+    run_balanced(tasks, [w.nbytes for w in weights])
     g.renumber()
     return g
