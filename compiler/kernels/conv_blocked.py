@@ -17,7 +17,7 @@ import numpy as np
 
 from ..ops.conv import Conv2d
 from .base import KernelSpec, register
-from .util import parallel_if
+from .util import groups_in_whole_blocks, padded_bias, parallel_if
 
 #: Register tiles per ISA, in order of preference: (channel blocks per tile RB_OC, output
 #: pixels per tile RB_W). RB_OC*RB_W accumulators + RB_OC weights live in the vector
@@ -42,11 +42,8 @@ def conv_blocked_accepts(node, target) -> bool:
     op = node.op
     if not isinstance(op, Conv2d) or len(node.inputs[0].shape) != 4:
         return False
-    v = target.vector_floats
-    if op.groups == 1:
-        return True
-    icg, ocg = op.in_channels // op.groups, op.out_channels // op.groups
-    return icg % v == 0 and ocg % v == 0 and not node.prologue
+    return groups_in_whole_blocks(op, target.vector_floats) and \
+        (op.groups == 1 or not node.prologue)
 
 
 def pick_tile(isa: str, ocb: int, ow: int, kw: int = 3) -> tuple[int, int]:
@@ -152,9 +149,7 @@ def conv2d_blocked(spec: KernelSpec, target) -> bool:
     rb_oc, rb_w = pick_tile(target.isa, ocb_g, ow, kw)
     instances, runs = column_tiles(ow, balanced_widths(ow, rb_w), w, sw, pl, dw, kw)
     kh_lo, kh_hi = row_taps(oh, h, sh, pt, dh, kh)
-    bias = np.zeros(ocb * v, np.float32)
-    if "bias" in op.params:
-        bias[:oc] = op.params["bias"]
+    bias = padded_bias(op, ocb * v)
     spec.template = "conv2d_blocked.c.j2"
     spec.constant("weight", pack_weights(op.params["weight"], g, v, icv, blocked_in,
                                          pieces if arity > 1 else None),

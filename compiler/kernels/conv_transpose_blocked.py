@@ -37,7 +37,7 @@ import numpy as np
 from ..ops.conv import ConvTranspose2d
 from .base import KernelSpec, register
 from .conv_blocked import BLOCKING, balanced_widths, column_tiles, pack_weights, row_taps
-from .util import parallel_if
+from .util import groups_in_whole_blocks, padded_bias, parallel_if
 
 #: weights one work item reads per pass over its rows, kept below this to stay in L2
 WEIGHT_CHUNK_BYTES = 256 * 1024
@@ -76,11 +76,7 @@ def conv_transpose_blocked_accepts(node, target) -> bool:
     op = node.op
     if not isinstance(op, ConvTranspose2d) or len(node.inputs[0].shape) != 4:
         return False
-    v = target.vector_floats
-    if op.groups == 1:
-        return True
-    icg, ocg = op.in_channels // op.groups, op.out_channels // op.groups
-    return icg % v == 0 and ocg % v == 0
+    return groups_in_whole_blocks(op, target.vector_floats)
 
 
 def pick_phase_tile(isa: str, ocb: int, width: int) -> tuple[int, int]:
@@ -185,9 +181,7 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> bool:
     perm_h = [t for p in rows for t in p.taps]
     perm_w = [t for p in cols for t in p.taps]
     weight = transposed_to_conv(op.params["weight"], g)[:, :, perm_h][:, :, :, perm_w]
-    bias = np.zeros(ocb * v, np.float32)
-    if "bias" in op.params:
-        bias[:oc] = op.params["bias"]
+    bias = padded_bias(op, ocb * v)
     spec.template = "conv_transpose2d_blocked.c.j2"
     # [OCB][ICB][KH][KW][ICV][V] -> [OCB/RB_OC][ICB][KH][KW][ICV][RB_OC][V]: the RB_OC weight
     # vectors a tile loads per input channel sit side by side
@@ -305,9 +299,7 @@ def lower_dot(spec: KernelSpec, target, op: ConvTranspose2d, what: str = "") -> 
     weight = transposed_to_conv(op.params["weight"], 1)[:, :, perm_h][:, :, :, perm_w]
     packed = np.zeros((oc, kh, kw, icb * v), np.float32)
     packed[..., :ic] = weight.transpose(0, 2, 3, 1)
-    bias = np.zeros(oc, np.float32)
-    if "bias" in op.params:
-        bias[:] = op.params["bias"]
+    bias = padded_bias(op, oc)
     order = [p.first + q * sh for p in rows for q in range(p.count)]
     spec.template = "conv_transpose2d_dot.c.j2"
     spec.constant("weight", packed, f"{oc}x{kh}x{kw}x{icb * v}: [oc][tap][input channels]")

@@ -19,7 +19,7 @@ import numpy as np
 from ..ops.conv import Conv2d
 from .base import KernelSpec, register
 from .conv_blocked import balanced_widths, column_tiles, pack_weights, row_taps
-from .util import parallel_if
+from .util import padded_bias, parallel_if
 
 #: accumulators per register tile (pixels x channel blocks), per ISA: AVX-512 keeps 14 of its
 #: 32 vector registers for them (the rest: a kernel row of weights and the input loads in
@@ -70,9 +70,7 @@ def depthwise_blocked(spec: KernelSpec, target) -> bool:
     rb_c, rb_w = pick_dw_tile(target.isa, cb, ow)
     instances, runs = column_tiles(ow, balanced_widths(ow, rb_w), w, sw, pl, dw, kw)
     kh_lo, kh_hi = row_taps(oh, h, sh, pt, dh, kh)
-    bias = np.zeros(cb * v, np.float32)
-    if "bias" in op.params:
-        bias[:ch] = op.params["bias"]
+    bias = padded_bias(op, cb * v)
     spec.template = "depthwise_blocked.c.j2"
     # (C, 1, KH, KW) -> [CB][KH][KW][V]: a kernel tap's V channel weights side by side
     spec.constant("weight", pack_weights(op.params["weight"], ch, v, 1, False),

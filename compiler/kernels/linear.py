@@ -15,7 +15,7 @@ import numpy as np
 from ..ops.linear import Linear
 from ..ops.shape import Flatten
 from .base import KernelSpec, register
-from .util import parallel_if
+from .util import padded_bias, parallel_if
 
 #: output features per work item: one row of the accumulator tile lives on the stack
 COLUMN_BLOCK = 64
@@ -151,9 +151,7 @@ def linear_fast(spec: KernelSpec, target) -> bool:
         chunks = -(-kp * nr * v * 4 // PANEL_BYTES)
     kc = -(-kp // chunks)
     chunks = -(-kp // kc)
-    bias = np.zeros(nb * v, np.float32)
-    if "bias" in op.params:
-        bias[:n_out] = op.params["bias"]
+    bias = padded_bias(op, nb * v)
     n_expr, c_expr = batch_channel_exprs(spec.out_shape)
     spec.template = "linear_fast.c.j2"
     spec.constant("weight", pack_panels(weight, v, nr),
