@@ -7,3 +7,18 @@ from pathlib import Path
 os.environ.setdefault("SMELT_CACHE_DIR",
                       str(Path(tempfile.gettempdir()) / f"smelt-test-cache-{os.getuid()}"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def resnet18_plan():
+    """The full-size ResNet-18 (1x3x224x224, eval) planned for this machine; read-only."""
+    import compiler
+    from compiler.planner import plan
+    from tests.nets import NETWORKS
+    net = NETWORKS["resnet18"]
+    compiler.manual_seed(0)
+    model = net.build(compiler.nn, compiler.cat, full=True).eval()
+    return plan(compiler.trace(model, net.full_shape))

@@ -13,7 +13,6 @@ import compiler
 from compiler import nn
 from compiler.planner import plan
 from compiler.target import Target
-from tests.nets import NETWORKS
 
 from .cases import BY_ID, blocked_pool, blocked_shape
 from .parity import assert_close, compile_case, fixture, smelt_model
@@ -174,24 +173,16 @@ def test_conv_then_pool_runs_the_blocked_family():
     assert [k.family for k in m.kernels] == ["conv2d_blocked", "pool2d_blocked", "conv2d_blocked"]
 
 
-@pytest.fixture(scope="module")
-def resnet18():
-    net = NETWORKS["resnet18"]
-    compiler.manual_seed(0)
-    model = net.build(compiler.nn, compiler.cat, full=True).eval()
-    return plan(compiler.trace(model, net.full_shape))
-
-
-def test_resnet18_stem_pool_is_blocked_between_convolutions(resnet18):
-    kinds = [k.kinds[0] for k in resnet18.kernels]
+def test_resnet18_stem_pool_is_blocked_between_convolutions(resnet18_plan):
+    kinds = [k.kinds[0] for k in resnet18_plan.kernels]
     at = kinds.index("MaxPool2d")
-    assert resnet18.kernels[at].family == "pool2d_blocked"
+    assert resnet18_plan.kernels[at].family == "pool2d_blocked"
     assert kinds[at - 1] == "Conv2d" and kinds[at + 1] == "Conv2d"
-    assert resnet18.kernels[at - 1].out_layout.blocked
+    assert resnet18_plan.kernels[at - 1].out_layout.blocked
 
 
-def test_resnet18_has_no_reorder(resnet18):
+def test_resnet18_has_no_reorder(resnet18_plan):
     """Both pools blocked; the Linear reads the global pool's blocked result as it lies."""
-    assert not [k.name for k in resnet18.kernels if k.kinds == ["Reorder"]]
-    assert [k.family for k in resnet18.kernels if "AdaptiveAvgPool2d" in k.kinds] == \
+    assert not [k.name for k in resnet18_plan.kernels if k.kinds == ["Reorder"]]
+    assert [k.family for k in resnet18_plan.kernels if "AdaptiveAvgPool2d" in k.kinds] == \
         ["pool2d_blocked"]

@@ -272,14 +272,6 @@ def test_fuse_false_runs_one_kernel_per_layer():
     assert len(m.kernels) == 2 and len(unfused.kernels) == 4
 
 
-@pytest.fixture(scope="module")
-def resnet18_plan():
-    net = NETWORKS["resnet18"]
-    compiler.manual_seed(0)
-    model = net.build(compiler.nn, compiler.cat, full=True).eval()
-    return plan(compiler.trace(model, net.full_shape))
-
-
 def test_resnet18_is_23_kernels(resnet18_plan):
     assert len(resnet18_plan.kernels) <= 23
 
