@@ -45,31 +45,34 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
         raise TypeError(f"compile expects a compiler.nn.Module or a Graph, got "
                         f"{type(model).__name__}")
     target = Target.detect(isa)
+    target.require_runnable()
     plan = make_plan(graph, fuse=fuse, kernels=kernels, target=target)
     sanitize = build.sanitize_requested(sanitize)
-    module, path, program = build_program(plan, title, isa or "native", sanitize)
+    library, program = build_program(plan, title, target.build_isa, sanitize)
     stateful = bool(program.state_slots) or any(
         step.op.kind == "Dropout2dTrain" for k in plan.kernels for step in k.steps)
-    return CompiledModel(module, program, plan, state_dict, threads, stateful, path)
+    return CompiledModel(library, program, plan, state_dict, threads, stateful)
 
 
 def build_program(plan, title: str, isa: str, sanitize: bool):
-    """The loaded extension for `plan` and its Program. A plan seen before (same fingerprint)
+    """The loaded library of `plan` and its Program. A plan seen before (same fingerprint)
     skips the templates and the C compiler: its sources and binary come from the cache."""
     from runtime import cache
     from runtime.version import __version__
 
     program = prepare(plan)
     key = fingerprint(plan, program.calls, title, __version__, cache.build_identity(isa, sanitize))
-    record = cache.lookup_program(key)
-    loaded = cache.load_built(record["binary"]) if record else None
-    if loaded is not None and len(record["kernels"]) == len(plan.kernels):
+    library = cache.lookup(key)
+    record = library.record if library is not None else {}
+    sources = record.get("kernels")
+    if isinstance(record.get("source"), str) and isinstance(sources, list) and \
+            len(sources) == len(plan.kernels) and all(isinstance(s, str) for s in sources):
         program.source = record["source"]
-        for spec, source in zip(plan.kernels, record["kernels"]):
+        for spec, source in zip(plan.kernels, sources):
             spec.source = source
-        return (*loaded, program)
+        return library, program
     render_program(plan, program, title, __version__)
-    module, path, binary = cache.load(program.units, program.cdef, isa, sanitize, program.source)
-    cache.store_program(key, {"binary": binary, "source": program.source,
-                              "kernels": [k.source for k in plan.kernels]})
-    return module, path, program
+    library = cache.build_entry(key, program.units, program.cdef, isa, sanitize, program.source,
+                                {"source": program.source,
+                                 "kernels": [k.source for k in plan.kernels]})
+    return library, program

@@ -1,24 +1,22 @@
-"""Turn generated C into a loadable extension: flags, compiler identity, cffi, the C compiler.
+"""Turn generated C into a shared library: flags, compiler identity, the C compiler.
 
-cffi runs in out-of-line API mode: it writes the C of a CPython extension that calls our
-kernels directly (no libffi on the call path). We compile that wrapper and the kernels as
-separate translation units, in parallel, and link one shared object.
+The library is plain C with no Python in it (cffi loads it in ABI mode), so the binary that
+Python calls is the same kind of artifact a C program links. Translation units compile in
+parallel and link into one shared object.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
 import os
+import platform
 import shlex
 import shutil
 import subprocess
-import sys
 import sysconfig
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-import cffi
 
 from compiler.errors import CompileError
 
@@ -33,21 +31,31 @@ KERNEL_FLAGS = (
     "-fno-trapping-math",    # we never unmask FP exceptions, so no trap needs preserving
     "-Wall", "-Wextra",
 )
-WRAPPER_FLAGS = ("-O2", "-fPIC", "-std=gnu11")
+X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "i386")
+#: -march per ISA: "native" is this machine; the others can be built (and run) on any x86-64
+#: that has them, so what is built for "avx2" does not depend on the building machine.
 ISA_FLAGS = {
     "native": ("-march=native",),
-    "avx512": ("-march=native",),
-    "avx2": ("-march=native", "-mno-avx512f"),     # also drops every AVX-512 extension
-    "generic": ("-march=x86-64", "-mtune=generic"),
+    "avx512": ("-march=x86-64-v4", "-mtune=native"),
+    "avx2": ("-march=x86-64-v3", "-mtune=native"),
+    "generic": ("-march=x86-64", "-mtune=generic") if X86 else (),
 }
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
                   "-fno-omit-frame-pointer", "-g")
-LINK_FLAGS = ("-shared", "-fopenmp", "-lm")
+# -Bsymbolic: calls between a model's own functions bind inside the library, so no other
+# library loaded into the process can interpose a kernel of the same name.
+LINK_FLAGS = ("-shared", "-fopenmp", "-lm", "-Wl,-Bsymbolic")
+#: a compiler run taking longer than this is treated as hung and killed
+COMPILER_TIMEOUT_S = 1800
 
 
 def c_compiler() -> list[str]:
-    """$CC if set (it may carry flags), else the compiler Python was built with, else cc."""
-    cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    """$CC if set (it may carry flags), else the compiler Python was built with if this
+    machine has it, else cc."""
+    cc = os.environ.get("CC")
+    if not cc:
+        configured = shlex.split(sysconfig.get_config_var("CC") or "")
+        cc = " ".join(configured) if configured and shutil.which(configured[0]) else "cc"
     return shlex.split(cc)[:1] + [a for a in shlex.split(cc)[1:] if not a.startswith("-pthread")]
 
 
@@ -58,7 +66,7 @@ def sanitize_requested(option: bool | None) -> bool:
 
 
 def check_sanitizer_runtime() -> None:
-    """An ASan-instrumented extension only loads when the ASan runtime came first."""
+    """An ASan-instrumented library only loads when the ASan runtime came first."""
     import ctypes
     try:
         ctypes.CDLL(None).__asan_init
@@ -74,6 +82,10 @@ def flags_for(isa: str, sanitize: bool) -> tuple[str, ...]:
         return tuple("-O1" if f == "-O3" else f for f in KERNEL_FLAGS) + ISA_FLAGS[isa] + \
             SANITIZE_FLAGS
     return KERNEL_FLAGS + ISA_FLAGS[isa]
+
+
+def link_flags(sanitize: bool) -> tuple[str, ...]:
+    return LINK_FLAGS + (SANITIZE_FLAGS if sanitize else ())
 
 
 def compiler_identity(cache_root: str) -> str:
@@ -92,10 +104,10 @@ def _compiler_identity(cache_root: str, cc: tuple[str, ...]) -> str:
     except OSError:
         stamp = " ".join(cc)
     memo = Path(cache_root) / "compilers" / hashlib.sha256(stamp.encode()).hexdigest()[:32]
-    try:
-        return memo.read_text()
-    except OSError:
-        pass
+    remembered = read_text(memo)
+    if remembered is not None and remembered.startswith(stamp + "|") and \
+            remembered.count("\n") == 0 and len(remembered) > len(stamp) + 1:
+        return remembered          # anything else in the file (damage, garbage) is re-asked
     try:
         version = subprocess.run(cc + ["--version"], capture_output=True, text=True,
                                  timeout=60).stdout.splitlines()[0]
@@ -103,24 +115,44 @@ def _compiler_identity(cache_root: str, cc: tuple[str, ...]) -> str:
         raise CompileError(f"no working C compiler: {' '.join(cc)} --version failed ({e}); "
                            "install gcc or clang, or point $CC at one") from None
     identity = f"{stamp}|{version}"
-    write_atomic(memo, identity.encode())
+    try:
+        write_atomic(memo, identity.encode())
+    except OSError:
+        pass                       # a cache we cannot write only costs the next start a run
     return identity
 
 
+def read_text(path: Path) -> str | None:
+    """A cache file's text, or None if it is missing, unreadable or not UTF-8."""
+    try:
+        return path.read_bytes().decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def python_include() -> str:
-    return sysconfig.get_paths()["include"]
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def run_compiler(cmd: list[str], source: Path, failed_dir: Path) -> None:
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
+                                timeout=COMPILER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise CompileError(f"the C compiler did not finish within {COMPILER_TIMEOUT_S} s on "
+                           f"{source}\n$ {' '.join(cmd)}") from None
+    except OSError as e:
+        raise CompileError(f"could not run the C compiler ({e})\n$ {' '.join(cmd)}") from None
     if result.returncode != 0:
+        if not source.exists():       # the build directory vanished under us (cache deleted)
+            raise FileNotFoundError(f"{source} vanished during the build")
         failed_dir.mkdir(parents=True, exist_ok=True)
         kept = failed_dir / source.name
         shutil.copyfile(source, kept)
@@ -128,38 +160,25 @@ def run_compiler(cmd: list[str], source: Path, failed_dir: Path) -> None:
                            f"{result.stderr.strip()}")
 
 
-def build_extension(name: str, units: list[str], cdef: str, flags: tuple[str, ...],
-                    sanitize: bool, workdir: Path, failed_dir: Path) -> Path:
-    """Compile `units` (C sources of kernels) plus the cffi wrapper into `workdir/<name>.so`."""
+def build_library(units: list[str], flags: tuple[str, ...], sanitize: bool, workdir: Path,
+                  failed_dir: Path, stem: str = "model") -> Path:
+    """Compile the C translation units `units` and link them into `workdir/lib.so`."""
     cc = c_compiler()
     sources = []
     for i, text in enumerate(units):
-        path = workdir / f"{name}_part{i}.c"
+        path = workdir / f"{stem}_part{i}.c"
         path.write_text(text)
-        sources.append((path, list(flags)))
-    ffi = cffi.FFI()
-    ffi.cdef(cdef)
-    ffi.set_source(name, "#include <stdint.h>\n" + cdef + "\n", compiler_verbose=False)
-    wrapper = workdir / f"{name}.c"
-    ffi.emit_c_code(str(wrapper))
-    sources.append((wrapper, list(WRAPPER_FLAGS) + (list(SANITIZE_FLAGS) if sanitize else [])
-                    + [f"-I{python_include()}"]))
+        sources.append(path)
 
-    def compile_one(item):
-        src, src_flags = item
+    def compile_one(src: Path) -> Path:
         obj = src.with_suffix(".o")
-        run_compiler(cc + src_flags + ["-c", str(src), "-o", str(obj)], src, failed_dir)
+        run_compiler(cc + list(flags) + ["-c", str(src), "-o", str(obj)], src, failed_dir)
         return obj
 
     workers = max(1, min(len(sources), os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
         objects = list(pool.map(compile_one, sources))
-    target = workdir / f"{name}{ext_suffix()}"
-    link = cc + [str(o) for o in objects] + ["-o", str(target)] + list(LINK_FLAGS) + \
-        (list(SANITIZE_FLAGS) if sanitize else [])
-    run_compiler(link, sources[0][0], failed_dir)
+    target = workdir / "lib.so"
+    link = cc + [str(o) for o in objects] + ["-o", str(target)] + list(link_flags(sanitize))
+    run_compiler(link, sources[0], failed_dir)
     return target
-
-
-def ext_suffix() -> str:
-    return sysconfig.get_config_var("EXT_SUFFIX") or (".pyd" if sys.platform == "win32" else ".so")

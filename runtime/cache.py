@@ -1,35 +1,66 @@
-"""The build cache: one extension per distinct binary, keyed by everything that changes it.
+"""The build cache: one directory per built library, keyed by everything that changes it.
 
-Key = sha256(sources, cdef, flags, compiler identity, CPU features, smelt version, Python ABI).
-`-march=native` is the same string on every machine, so the CPU's feature flags are hashed
-too. Builds happen in a private temp dir and are renamed into place, so concurrent builders
-race harmlessly and a killed build leaves nothing half-written. Each binary has a sha256
-sidecar written before it is renamed into place; a cached file that does not match it (a
-truncated .so would crash the process in dlopen) or fails to load is rebuilt over.
+    <cache>/entries/<key[:2]>/<key>/lib.so       the shared library
+                                    entry.json   its sha256, its C declarations, the record
+                                                 the builder keeps with it (a program's C)
+                                    source.c     the C as people read it
+    <cache>/tmp/.build-*/                        builds in progress
+    <cache>/compilers/, <cache>/failed/          compiler identities; sources the compiler
+                                                 rejected, kept for the error message
+
+An entry is built in a private directory and becomes visible with one rename, so readers
+see all of it or nothing, and concurrent builders race harmlessly (the loser uses the
+winner's entry). Every read tolerates damage: a missing, truncated, foreign or garbled file
+is a miss, and the entry is rebuilt over. Build directories of killed builders are swept by
+the next build. The whole directory may be deleted at any time; a build that loses its
+directory that way starts once more.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
+import socket
 import tempfile
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
+import cffi
 import platformdirs
 
+from compiler.errors import CompileError
 from compiler.target import cpu_flags
 
 from . import build
 from .version import __version__
 
+LIBRARY, META, SOURCE = "lib.so", "entry.json", "source.c"
+ENTRY_FORMAT = 1
+#: a build directory older than this belongs to no live build (compiles are bounded)
+BUILD_LIFETIME_S = 4 * build.COMPILER_TIMEOUT_S
+
+#: never unmapped: OpenMP worker threads outlive every Python object, and unloading the
+#: library (and with it libgomp) under them would crash the process at exit
+DLOPEN_FLAGS = cffi.FFI().RTLD_NOW | getattr(cffi.FFI(), "RTLD_NODELETE", 0)
+
 #: counters the tests read: how many builds and cache hits this process has seen
 stats = {"builds": 0, "disk_hits": 0, "memory_hits": 0, "rebuilt_corrupt": 0}
-_loaded: dict[str, ModuleType] = {}
-_lock = threading.Lock()
+_loaded: dict[str, "Library"] = {}
+_lock = threading.RLock()
+
+
+@dataclass
+class Library:
+    """A loaded library: call its functions through `lib`, wrap arrays with `ffi`."""
+
+    key: str
+    path: Path
+    ffi: cffi.FFI
+    lib: object
+    record: dict          # what its builder stored with it
 
 
 def cache_dir() -> Path:
@@ -42,8 +73,9 @@ def cache_dir() -> Path:
 def build_identity(isa: str, sanitize: bool) -> str:
     """Everything besides the sources that changes a binary: flags, compiler, CPU, versions."""
     return "\0".join((" ".join(build.flags_for(isa, sanitize)),
+                      " ".join(build.link_flags(sanitize)),
                       build.compiler_identity(str(cache_dir())), " ".join(sorted(cpu_flags())),
-                      __version__, build.ext_suffix()))
+                      __version__))
 
 
 def cache_key(units: list[str], cdef: str, identity: str) -> str:
@@ -54,109 +86,170 @@ def cache_key(units: list[str], cdef: str, identity: str) -> str:
     return h.hexdigest()
 
 
-def binary_path(root: Path, key: str) -> tuple[str, Path]:
-    """The extension's module name and where its shared object lives."""
-    name = f"_smelt_{key[:24]}"
-    return name, root / key[:2] / f"{name}{build.ext_suffix()}"
-
-
-def digest_path(path: Path) -> Path:
-    return path.with_name(path.name + ".sha256")
+def entry_dir(root: Path, key: str) -> Path:
+    return root / "entries" / key[:2] / key
 
 
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def intact(path: Path) -> bool:
-    """The cached binary is exactly the one that was installed."""
+def read_meta(entry: Path) -> dict | None:
+    """An entry's metadata if it is intact: well-formed and matching its library."""
+    text = build.read_text(entry / META)
     try:
-        return digest_path(path).read_text() == file_digest(path)
+        meta = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    if not (isinstance(meta, dict) and meta.get("format") == ENTRY_FORMAT
+            and isinstance(meta.get("sha256"), str) and isinstance(meta.get("cdef"), str)
+            and isinstance(meta.get("record"), dict)):
+        return None
+    try:
+        return meta if file_digest(entry / LIBRARY) == meta["sha256"] else None
     except OSError:
-        return False
-
-
-def import_extension(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def import_cached(name: str, path: Path) -> ModuleType | None:
-    """The cached extension, or None if it is damaged (checksum mismatch or fails to load)."""
-    if not intact(path):
         return None
+
+
+def open_entry(key: str, entry: Path) -> Library | None:
+    """The entry's library, loaded, or None if the entry is missing or damaged."""
+    meta = read_meta(entry)
+    if meta is None:
+        return None
+    ffi = cffi.FFI()
     try:
-        return import_extension(name, path)
-    except (ImportError, OSError):
+        ffi.cdef(meta["cdef"])
+        lib = ffi.dlopen(str(entry / LIBRARY), DLOPEN_FLAGS)
+    except (OSError, cffi.CDefError, cffi.FFIError):
         return None
+    return Library(key, entry / LIBRARY, ffi, lib, meta["record"])
 
 
-def load_built(key: str) -> tuple[ModuleType, Path] | None:
-    """The extension already built under `key` (memory or disk), or None."""
-    name, path = binary_path(cache_dir(), key)
+def lookup(key: str) -> Library | None:
+    """The library built under `key` (from memory or disk), or None."""
     with _lock:
-        if name in _loaded:
+        if key in _loaded:
             stats["memory_hits"] += 1
-            return _loaded[name], path
-        module = import_cached(name, path) if path.exists() else None
-        if module is None:
-            return None
-        stats["disk_hits"] += 1
-        _loaded[name] = module
-        return module, path
+            return _loaded[key]
+        library = open_entry(key, entry_dir(cache_dir(), key))
+        if library is not None:
+            stats["disk_hits"] += 1
+            _loaded[key] = library
+        return library
 
 
 def load(units: list[str], cdef: str, isa: str = "native", sanitize: bool = False,
-         source: str | None = None) -> tuple[ModuleType, Path, str]:
-    """The loaded extension for these translation units, built only if no cached copy exists.
-    `source` (the whole program) is kept next to the binary for people to read."""
+         source: str | None = None) -> Library:
+    """The library of these translation units, built only if no cached copy exists."""
+    key = cache_key(units, cdef, build_identity(isa, sanitize))
+    return lookup(key) or build_entry(key, units, cdef, isa, sanitize, source)
+
+
+def build_entry(key: str, units: list[str], cdef: str, isa: str, sanitize: bool,
+                source: str | None = None, record: dict | None = None) -> Library:
+    """Compile `units` into the entry `key` (replacing a damaged one) and load it."""
     if sanitize:
         build.check_sanitizer_runtime()
-    root = cache_dir()
-    flags = build.flags_for(isa, sanitize)
-    key = cache_key(units, cdef, build_identity(isa, sanitize))
-    name, path = binary_path(root, key)
     with _lock:
-        if name in _loaded:
-            stats["memory_hits"] += 1
-            return _loaded[name], path, key
-        if path.exists():
-            module = import_cached(name, path)
-            if module is not None:
-                stats["disk_hits"] += 1
-                _loaded[name] = module
-                return module, path, key
-            stats["rebuilt_corrupt"] += 1           # the new build is renamed over it
-        path.parent.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix=f".build-{name}-", dir=path.parent))
-        try:
-            built = build.build_extension(name, units, cdef, flags, sanitize, workdir,
-                                          root / "failed")
-            build.write_atomic(path.parent / f"{name}.c",
-                               (source or "\n".join(units)).encode())
-            build.write_atomic(digest_path(path), file_digest(built).encode())
-            os.replace(built, path)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        for attempt in range(2):
+            root = cache_dir()
+            try:
+                entry = build_once(root, key, units, cdef, isa, sanitize, source or
+                                   "\n".join(units), record or {})
+                break
+            except FileNotFoundError:
+                if attempt:               # gone twice: something keeps deleting the cache
+                    raise
         stats["builds"] += 1
-        module = import_extension(name, path)
-        _loaded[name] = module
-        return module, path, key
+        library = open_entry(key, entry)
+        if library is None:
+            raise CompileError(f"the library built in {entry} does not load")
+        _loaded[key] = library
+        return library
 
 
-def program_path(fingerprint: str) -> Path:
-    return cache_dir() / "programs" / fingerprint[:2] / f"{fingerprint}.json"
-
-
-def lookup_program(fingerprint: str) -> dict | None:
-    """The record of a program rendered and built before: its binary key and C sources."""
+def build_once(root: Path, key: str, units: list[str], cdef: str, isa: str, sanitize: bool,
+               source: str, record: dict) -> Path:
+    scratch = root / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    sweep_stale(scratch)
+    workdir = Path(tempfile.mkdtemp(prefix=".build-", dir=scratch))
     try:
-        return json.loads(program_path(fingerprint).read_text())
-    except (OSError, ValueError):
-        return None
+        (workdir / "owner").write_text(owner_tag())
+        staging = workdir / "entry"
+        staging.mkdir()
+        library = build.build_library(units, build.flags_for(isa, sanitize), sanitize, workdir,
+                                      root / "failed")
+        os.replace(library, staging / LIBRARY)
+        (staging / SOURCE).write_text(source)
+        meta = {"format": ENTRY_FORMAT, "sha256": file_digest(staging / LIBRARY),
+                "cdef": cdef, "record": record}
+        (staging / META).write_text(json.dumps(meta))
+        final = entry_dir(root, key)
+        install(staging, final, workdir)
+        return final
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def store_program(fingerprint: str, record: dict) -> None:
-    build.write_atomic(program_path(fingerprint), json.dumps(record).encode())
+def install(staging: Path, final: Path, workdir: Path) -> None:
+    """Rename the staged entry into place. If an entry is there already, keep it when it is
+    intact (a concurrent builder won) or move it aside when it is damaged, and try again."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(staging, final)
+        return
+    except FileNotFoundError:
+        raise
+    except OSError:
+        if read_meta(final) is not None:
+            return
+    stats["rebuilt_corrupt"] += 1
+    try:
+        os.rename(final, workdir / "damaged")       # removed with the build directory
+    except FileNotFoundError:
+        pass                                        # a concurrent builder moved it first
+    try:
+        os.rename(staging, final)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        if read_meta(final) is None:
+            raise CompileError(f"could not install a build into {final}") from None
+
+
+def owner_tag() -> str:
+    return f"{socket.gethostname()} {os.getpid()}"
+
+
+def sweep_stale(scratch: Path) -> None:
+    """Remove build directories whose builder is gone: a process of this host that no longer
+    runs, or anything older than a build can take."""
+    try:
+        candidates = [p for p in scratch.iterdir() if p.name.startswith(".build-")]
+    except OSError:
+        return
+    host = socket.gethostname()
+    for path in candidates:
+        try:
+            age = time.time() - path.stat().st_mtime
+        except OSError:
+            continue
+        owner = (build.read_text(path / "owner") or "").split()
+        dead = False
+        if len(owner) == 2 and owner[0] == host and owner[1].isdigit():
+            dead = not process_alive(int(owner[1]))
+        elif age < 60:
+            continue                 # just created: its owner file may not be written yet
+        if dead or age > BUILD_LIFETIME_S:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True

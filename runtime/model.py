@@ -16,6 +16,7 @@ import numpy as np
 
 from compiler.arrays import aligned_empty, carve, run_balanced
 
+from . import forksafe
 from .layouts import to_blocked, to_nchw
 
 
@@ -101,8 +102,8 @@ class Kernel:
         ptrs = [m._ffi.from_buffer("float[]", x) for x in inputs]
         with m._call_lock:
             step = m._next_step()
-            self._fn(*ptrs, m._ffi.from_buffer("float[]", out), m._params_ptr, m._state_ptr,
-                     step, m.threads)
+            forksafe.call(self._fn, *ptrs, m._ffi.from_buffer("float[]", out), m._params_ptr,
+                          m._state_ptr, step, m.threads)
         return out
 
     def from_nchw(self, x: np.ndarray, index: int = 0) -> np.ndarray:
@@ -135,12 +136,12 @@ class _NoLock:
 class CompiledModel:
     """A model compiled to native code. Call it with float32 arrays of the traced shapes."""
 
-    def __init__(self, module, program, plan, state_dict: dict, threads: int | None,
-                 stateful: bool, library_path=None):
-        self._lib, self._ffi = module.lib, module.ffi
+    def __init__(self, library, program, plan, state_dict: dict, threads: int | None,
+                 stateful: bool):
+        self._lib, self._ffi = library.lib, library.ffi
         self.source: str = program.source
         self.plan = plan
-        self.library_path = library_path
+        self.library_path = library.path
         self.input_shapes = [tuple(n.shape) for n in plan.graph.inputs]
         self.output_shapes = [tuple(n.shape) for n in plan.graph.outputs]
         self._single_output = plan.graph.single_output
@@ -197,8 +198,8 @@ class CompiledModel:
         arena = ffi.from_buffer("float[]", self._arena())
         with self._call_lock:
             step = self._next_step()
-            self._lib.smelt_forward(*args, self._params_ptr, self._state_ptr, arena, step,
-                                    self._threads)
+            forksafe.call(self._lib.smelt_forward, *args, self._params_ptr, self._state_ptr,
+                          arena, step, self._threads)
         return outputs[0] if self._single_output else tuple(outputs)
 
     def state_dict(self) -> OrderedDict:
@@ -255,12 +256,14 @@ class CompiledModel:
         with self._call_lock:
             step = self._next_step()
             state = self._state.copy()
-            for _ in range(repeats):
-                self._state[:] = state          # every pass starts from the state of one call
-                for (fn, args), times in zip(calls, seconds):
-                    start = perf_counter()
-                    fn(*args, self._params_ptr, self._state_ptr, step, self._threads)
-                    times.append(perf_counter() - start)
+            def run_all():
+                for _ in range(repeats):
+                    self._state[:] = state      # every pass starts from the state of one call
+                    for (fn, args), times in zip(calls, seconds):
+                        start = perf_counter()
+                        fn(*args, self._params_ptr, self._state_ptr, step, self._threads)
+                        times.append(perf_counter() - start)
+            forksafe.call(run_all)
         result = []
         for k, times in zip(self.kernels, seconds):
             median = float(np.median(times))

@@ -27,15 +27,16 @@ CDEF = "void smelt_fma_peak(int64_t iters, int nthreads, float *out);"
 
 @functools.cache
 def fma_kernel(isa: str | None = None):
-    """(loaded extension, FLOP per iteration per thread, C source) for `isa` (None: this
+    """(loaded library, FLOP per iteration per thread, C source) for `isa` (None: this
     machine's widest)."""
     target = Target.detect(isa)
     accumulators = ACCUMULATORS[target.isa]
     flops = 2 * target.vector_floats * accumulators
     source = render("fma_peak.c.j2", isa=target.isa, vlen=target.vector_floats,
                     accumulators=accumulators, flops_per_iteration=flops)
-    module = cache.load([source], CDEF, isa or "native")[0]
-    return module, flops, source
+    target.require_runnable()
+    library = cache.load([source], CDEF, target.build_isa)
+    return library, flops, source
 
 
 def run_fma(threads: int, iters: int, isa: str | None = None) -> float:

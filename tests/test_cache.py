@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +81,7 @@ def run_child(cache_dir: Path, cc: Path) -> dict:
 
 
 def cached_binaries(cache_dir: Path) -> list[Path]:
-    return sorted(cache_dir.glob(f"*/_smelt_*{build.ext_suffix()}"))
+    return sorted(cache_dir.glob(f"entries/*/*/{cache.LIBRARY}"))
 
 
 def leftovers(cache_dir: Path) -> list[Path]:
@@ -242,3 +245,156 @@ def test_cache_location(tmp_path, monkeypatch):
     import platformdirs
     assert cache.cache_dir() == Path(platformdirs.user_cache_dir("smelt"))
     assert str(cache.cache_dir()).startswith(str(tmp_path))
+
+
+# --- damage, kills, races and deletion --------------------------------------------------------
+
+def entry_of(cache_dir: Path) -> Path:
+    (so,) = cached_binaries(cache_dir)
+    return so.parent
+
+
+@pytest.mark.parametrize("damage", [b"\xff\xfe\x00garbage", b"[]", b'{"format": 1}',
+                                    b'{"format": 1, "sha256": 5, "cdef": [], "record": 3}',
+                                    b"{" * 10_000])
+def test_damaged_entry_metadata_is_a_miss(tmp_path, damage):
+    """Non-UTF-8 bytes, valid JSON of the wrong shape, deep nesting: rebuilt, never raised."""
+    cc, cache_dir = logging_cc(tmp_path), tmp_path / "cache"
+    good = run_child(cache_dir, cc)
+    (entry_of(cache_dir) / cache.META).write_bytes(damage)
+    again = run_child(cache_dir, cc)
+    assert again["stats"]["builds"] == 1 and again["stats"]["rebuilt_corrupt"] == 1
+    assert again["out"] == good["out"]
+    assert run_child(cache_dir, cc)["stats"]["disk_hits"] == 1
+
+
+def test_program_record_of_the_wrong_shape_is_a_miss(tmp_path):
+    """An intact binary whose program record is not what the driver wrote: rebuilt."""
+    cc, cache_dir = logging_cc(tmp_path), tmp_path / "cache"
+    good = run_child(cache_dir, cc)
+    meta_path = entry_of(cache_dir) / cache.META
+    meta = json.loads(meta_path.read_text())
+    for record in ({"source": 5, "kernels": []}, {"source": "x", "kernels": [1, 2]},
+                   {"source": "x", "kernels": ["only one"] * 99}):
+        meta["record"] = record
+        meta_path.write_text(json.dumps(meta))
+        again = run_child(cache_dir, cc)
+        assert again["stats"]["builds"] == 1 and again["out"] == good["out"]
+        meta_path = entry_of(cache_dir) / cache.META
+        meta = json.loads(meta_path.read_text())
+
+
+@pytest.mark.parametrize("damage", [b"\xff\xfe\x80", b"", b"not an identity"])
+def test_damaged_compiler_identity_is_asked_again(tmp_path, monkeypatch, damage):
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("SMELT_CACHE_DIR", str(cache_dir))
+    identity = build.compiler_identity(str(cache_dir))
+    (memo,) = (cache_dir / "compilers").iterdir()
+    memo.write_bytes(damage)
+    build._compiler_identity.cache_clear()
+    assert build.compiler_identity(str(cache_dir)) == identity
+    assert memo.read_text() == identity
+
+
+def test_builds_of_killed_builders_are_swept(tmp_path, monkeypatch):
+    """A build directory whose owner process is gone, or older than any build, is removed
+    by the next build; a live builder's directory is left alone."""
+    cache_dir = tmp_path / "cache"
+    monkeypatch.setenv("SMELT_CACHE_DIR", str(cache_dir))
+    scratch = cache_dir / "tmp"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = {"dead": f"{cache.socket.gethostname()} {dead}", "garbage": "\xff junk",
+             "alive": cache.owner_tag()}
+    for name, owner in stale.items():
+        (scratch / f".build-{name}").mkdir(parents=True)
+        (scratch / f".build-{name}" / "owner").write_text(owner, errors="surrogateescape")
+        (scratch / f".build-{name}" / "model_part0.o").write_bytes(b"\0" * 1000)
+    old = time.time() - cache.BUILD_LIFETIME_S - 10
+    os.utime(scratch / ".build-garbage", (old, old))
+    cache.load(["int swept(void) { return 1; }"], "int swept(void);")
+    assert sorted(p.name for p in scratch.iterdir()) == [".build-alive"]
+
+
+def test_killed_build_leaves_nothing_that_stays(tmp_path):
+    """SIGKILL in the middle of a build: the next build in another process sweeps it."""
+    cc, cache_dir = logging_cc(tmp_path, delay=30), tmp_path / "cache"
+    child = subprocess.Popen([sys.executable, "-c", CHILD], env=child_env(cache_dir, cc),
+                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    deadline = time.time() + 60
+    while not list((cache_dir / "tmp").glob(".build-*/owner")) and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGKILL)          # the builder and its compilers
+    child.wait()
+    assert list((cache_dir / "tmp").glob(".build-*"))
+    (tmp_path / "fast").mkdir()
+    result = run_child(cache_dir, logging_cc(tmp_path / "fast"))
+    assert result["stats"]["builds"] == 1
+    assert not leftovers(cache_dir)
+
+
+def test_cache_deleted_during_a_build(tmp_path):
+    """The cache directory may be deleted at any time: a build that loses it starts again."""
+    cache_dir = tmp_path / "cache"
+    once = tmp_path / "deleted-once"
+    cc = wrapper(tmp_path, "cc-rm", f'case "$*" in *" -c "*) if [ ! -e "{once}" ]; then '
+                 f'touch "{once}"; rm -rf "{cache_dir}"; fi;; esac\nexec {real_cc()} "$@"')
+    result = run_child(cache_dir, cc)
+    assert once.exists() and result["stats"]["builds"] == 1
+    assert len(cached_binaries(cache_dir)) == 1 and not leftovers(cache_dir)
+    assert run_child(cache_dir, cc)["stats"]["disk_hits"] == 1
+
+
+def test_an_entry_is_installed_as_one_rename(tmp_path, monkeypatch):
+    """Binary, checksum and record appear together; a racing builder's intact entry wins,
+    a damaged one is replaced."""
+    monkeypatch.setenv("SMELT_CACHE_DIR", str(tmp_path / "cache"))
+    units, cdef = ["int raced(void) { return 7; }"], "int raced(void);"
+    key = cache.cache_key(units, cdef, cache.build_identity("native", False))
+    first = cache.build_entry(key, units, cdef, "native", False)
+    assert sorted(p.name for p in first.path.parent.iterdir()) == \
+        sorted([cache.LIBRARY, cache.META, cache.SOURCE])
+    installed = first.path.parent.stat().st_ino
+    cache._loaded.clear()
+    again = cache.build_entry(key, units, cdef, "native", False)     # lost the race: kept
+    assert again.path.parent.stat().st_ino == installed and again.lib.raced() == 7
+    damaged = tmp_path / "damaged.so"           # replaced, not rewritten: this process maps it
+    damaged.write_bytes(b"damaged")
+    os.replace(damaged, again.path)
+    cache._loaded.clear()
+    third = cache.build_entry(key, units, cdef, "native", False)     # damaged: replaced
+    assert cache.read_meta(third.path.parent) is not None and third.lib.raced() == 7
+    assert not leftovers(tmp_path / "cache")
+
+
+STALE_CHILD = """
+import json, compiler
+from compiler import nn
+from runtime import cache
+m = compiler.compile(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()).eval(), (1, 1, 4, 4))
+print(json.dumps({"builds": cache.stats["builds"], "source": m.source}))
+"""
+
+
+@pytest.mark.parametrize("edited", ["compiler/kernels/base.py", "compiler/ops/eltwise.py",
+                                    "runtime/build.py", "templates/eltwise.c.j2"])
+def test_any_edit_to_smelt_invalidates_its_programs(tmp_path, edited):
+    """The key covers all of smelt's code: an edit (or an upgrade) never serves old C."""
+    site = tmp_path / "site"
+    ignore = shutil.ignore_patterns("__pycache__")
+    for package in ("compiler", "runtime", "templates"):
+        shutil.copytree(REPO / package, site / package, ignore=ignore)
+    env = dict(os.environ, PYTHONPATH=str(site), SMELT_CACHE_DIR=str(tmp_path / "cache"))
+
+    def compile_once():
+        result = subprocess.run([sys.executable, "-c", STALE_CHILD], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout.splitlines()[-1])
+
+    assert compile_once()["builds"] == 1
+    assert compile_once()["builds"] == 0
+    with open(site / edited, "a") as f:
+        f.write("\n# an edit\n" if edited.endswith(".py") else "\n{# an edit #}\n")
+    assert compile_once()["builds"] == 1

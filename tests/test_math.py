@@ -65,8 +65,8 @@ CDEF = "\n".join(f"void m_{name}(const float *x, float *y, int64_t n);" for name
 def lib(request):
     """The functions built for this machine and for plain x86-64 (SSE2, no FMA contraction)."""
     from runtime import cache
-    module = cache.load([source()], CDEF, request.param)[0]
-    return SimpleNamespace(ffi=module.ffi, lib=module.lib, isa=request.param)
+    library = cache.load([source()], CDEF, request.param)
+    return SimpleNamespace(ffi=library.ffi, lib=library.lib, isa=request.param)
 
 
 def apply(lib, name: str, x: np.ndarray) -> np.ndarray:

@@ -3,7 +3,11 @@ thread safety, inspection (source, plan, kernels), calling one kernel, state_dic
 fusion on/off and multi-output models."""
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -365,3 +369,71 @@ def test_carved_arrays_are_aligned_disjoint_and_typed():
         a[...] = i + 1
     for i, a in enumerate(arrays):
         assert np.all(a == i + 1)
+
+
+# --- fork ------------------------------------------------------------------------------------
+
+def wait_or_kill(pid: int, seconds: float = 60) -> int:
+    """The child's exit status; a child that hangs is killed and reported as such."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@pytest.mark.parametrize("use", ["model", "kernel", "both"])
+def test_forked_child_runs_after_the_parent_used_threads(net, expected, use):
+    """GNU OpenMP is not fork-safe: a child that calls after its parent ran a parallel
+    region must neither hang nor differ (fork is Linux's default for multiprocessing)."""
+    m = compiler.compile(net, SHAPE, threads=2)
+    x = data(seed=5)
+    want = m(x)
+    k = m.kernels[0]
+    kx, kout = k.from_nchw(x), np.empty(k.out_shape, np.float32)
+    k(kx, kout)
+    pid = os.fork()
+    if pid == 0:                            # the child: exit status says what it saw
+        ok = True
+        if use in ("model", "both"):
+            ok &= bool(np.array_equal(m(x), want))
+        if use in ("kernel", "both"):
+            out = np.empty_like(kout)
+            ok &= bool(np.array_equal(k(kx, out), kout))
+        os._exit(0 if ok else 3)
+    assert wait_or_kill(pid) == 0
+    np.testing.assert_array_equal(m(x), want)            # the parent still runs, too
+    np.testing.assert_allclose(want, expected(x), rtol=1e-4, atol=1e-5)
+
+
+_inherited = {}          # what a fork-started pool worker finds in its copy of this module
+
+
+def run_inherited(x):
+    return _inherited["model"](x)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_fork_pool_workers_and_grandchildren(net):
+    m = compiler.compile(net, SHAPE, threads=2)
+    xs = [data(seed=s) for s in range(4)]
+    want = [m(x) for x in xs]
+    _inherited["model"] = m
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        got = pool.map_async(run_inherited, xs).get(timeout=120)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    pid = os.fork()
+    if pid == 0:
+        m(xs[0])                            # the child uses the model, then forks again
+        grandchild = os.fork()
+        if grandchild == 0:
+            os._exit(0 if np.array_equal(m(xs[1]), want[1]) else 3)
+        os._exit(wait_or_kill(grandchild))
+    assert wait_or_kill(pid) == 0

@@ -1,14 +1,17 @@
 """A digest of everything the templates read, computed without rendering them.
 
-The C a plan produces is a pure function of the template files and of what each template
-reads from a KernelSpec (name, ctx, constants' names and offsets, steps' C, shapes, layouts,
-...). Hashing those inputs lets a warm compile find its cached program and binary without
-running Jinja at all. Weights are not inputs: they live in the parameter blob.
+The C a plan produces is a pure function of smelt's own code (the templates and the Python
+that lowers, emits and builds) and of what each template reads from a KernelSpec (name,
+ctx, constants' names and offsets, steps' C, shapes, layouts, ...). Hashing those inputs
+lets a warm compile find its cached program and binary without running Jinja at all.
+Weights are not inputs: they live in the parameter blob.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
+
+from pathlib import Path
 
 import numpy as np
 
@@ -16,11 +19,15 @@ from .env import templates_dir
 
 
 @functools.cache
-def templates_digest() -> str:
+def code_digest() -> str:
+    """sha256 over every template and every Python file of the compiler and runtime
+    packages: any edit or upgrade that could change the emitted C or the binary changes it."""
+    packages = Path(__file__).resolve().parents[2]
+    files = [*templates_dir().glob("*.j2"), *(packages / "compiler").rglob("*.py"),
+             *(packages / "runtime").rglob("*.py")]
     h = hashlib.sha256()
-    for path in sorted(templates_dir().glob("*.j2")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+    for path in sorted(files, key=lambda p: p.as_posix()):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
@@ -60,7 +67,7 @@ def kernel_inputs(k) -> tuple:
 def fingerprint(plan, calls: list[str], title: str, version: str, build: str) -> str:
     """Digest of the program `plan` renders to, plus `build` (flags, compiler, CPU)."""
     h = hashlib.sha256()
-    for part in (templates_digest(), title, version, build, plan.vector_floats,
+    for part in (code_digest(), title, version, build, plan.vector_floats,
                  plan.arena_floats, len(plan.graph.inputs), len(plan.graph.outputs),
                  tuple(calls), *(kernel_inputs(k) for k in plan.kernels)):
         h.update(repr(part).encode())
