@@ -123,6 +123,35 @@ def conv_bn_drop(nn):
                          nn.Dropout2d(0.5))
 
 
+def shared_bn(tail: str):
+    """One BatchNorm2d module called on two branches (torch allows it), joined by an add, the
+    second branch maybe through a dropout, or by a cat (in the other order) under a ReLU."""
+
+    def build(nn):
+        import torch
+        cat = compiler.cat if nn is compiler.nn else torch.cat
+
+        class Shared(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+                self.conv2 = nn.Conv2d(3, 8, 1)
+                self.bn = nn.BatchNorm2d(8)
+                self.drop = nn.Dropout2d(0.5)
+                self.relu = nn.ReLU()
+
+            def forward(self, x):
+                a = self.bn(self.conv1(x))
+                b = self.bn(self.conv2(x))
+                if tail == "cat":
+                    return self.relu(cat([b, a], dim=1))
+                return a + (self.drop(b) if tail == "dropout" else b)
+
+        return Shared()
+
+    return build
+
+
 def guard_state(m, pad: int = 64) -> np.ndarray:
     """Put `m`'s state between NaN bands: a read outside it turns the statistics NaN, a write
     outside it shows in the bands. Returns the whole buffer."""
@@ -168,3 +197,12 @@ def test_bn_then_dropout_keeps_stats_and_seed(fuse):
     assert int(m.state_dict()["1.num_batches_tracked"]) == 5
     assert len(seeds(m)) == 1
     assert any(k.layers == ["1", "2"] for k in m.kernels) == fuse, m.plan
+
+
+@pytest.mark.parametrize("tail", ["dropout", "add", "cat"])
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
+def test_shared_bn_updates_one_region_in_call_order(tail, fuse):
+    m, tm = check_train_state(shared_bn(tail), fuse)
+    assert int(tm.state_dict()["bn.num_batches_tracked"]) == 10     # two updates per call
+    assert len(seeds(m)) == (tail == "dropout")
+    assert sum(s.role == "running_stats" for s in m._state_slots.values()) == 1
