@@ -61,7 +61,10 @@ def layout_state(kernels) -> tuple[np.ndarray, dict]:
     for k in kernels:
         for slot in k.state_slots:
             if slot.key in slots:
-                slot.offset = slots[slot.key].offset
+                first = slots[slot.key]
+                if (first.role, first.names, first.sizes) != (slot.role, slot.names, slot.sizes):
+                    raise ValueError(f"{k.name}: state {slot.key!r} laid out twice differently")
+                slot.offset = first.offset
                 continue
             slot.offset = offset
             slots[slot.key] = slot

@@ -60,7 +60,7 @@ def kernel_inputs(k) -> tuple:
             canonical(k.in_shapes), canonical(k.out_shape), k.flops,
             tuple(str(lay) for lay in k.in_layouts), str(k.out_layout), canonical(k.ctx),
             tuple((c.cname, c.array.shape, c.offset, c.note) for c in k.constants),
-            tuple((s.key, s.names, s.sizes, s.offset) for s in k.state_slots),
+            tuple((s.layer, s.role, s.key, s.names, s.sizes, s.offset) for s in k.state_slots),
             tuple(step_text(s) for s in k.steps), tuple(step_text(s) for s in k.prologue_steps))
 
 

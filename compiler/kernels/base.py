@@ -33,8 +33,11 @@ Shape = tuple[int, ...]
 @dataclass
 class StateSlot:
     """Float64 state kept by the compiled model: BatchNorm running statistics (shared by every
-    call of a module) and dropout seeds (so the C source does not depend on them)."""
+    call of a module) and dropout seeds (so the C source does not depend on them). A kernel
+    may hold several; templates find one by (layer, role), never by its position."""
 
+    layer: str                   # the node it belongs to (the kernel's anchor or a fused step)
+    role: str                    # what it holds for that layer: "running_stats", "seed"
     key: str                     # state_dict prefix, e.g. "features.1" ("" for a root module)
     names: tuple[str, ...]       # e.g. ("running_mean", "running_var", "num_batches_tracked")
     sizes: tuple[int, ...]
@@ -141,6 +144,21 @@ class KernelSpec:
         self.constants.append(Constant(cname, np.asarray(array, dtype=np.float32), note))
         return cname
 
+    def add_state(self, slot: StateSlot) -> StateSlot:
+        if any(s.key == slot.key for s in self.state_slots):
+            raise ValueError(f"{self.name}: two state slots for {slot.key!r}")
+        self.state_slots.append(slot)
+        return slot
+
+    def state_offset(self, role: str, layer: str | None = None) -> int:
+        """Where the one slot of `layer` (default: the kernel's own node) for `role` starts in
+        the state array, once laid out: `state + {{ k.state_offset("running_stats") }}`."""
+        layer = self.node.name if layer is None else layer
+        found = [s for s in self.state_slots if (s.layer, s.role) == (layer, role)]
+        if len(found) != 1 or found[0].offset < 0:
+            raise KeyError(f"{self.name}: no single laid-out {role} state slot for {layer!r}")
+        return found[0].offset
+
     def epilogue(self, v: str, n: str = "n", c: str = "c", off: str = "off",
                  h: str | None = None, w: str | None = None) -> str:
         """C statements applying every fused step to the float variable `v`. An operand in
@@ -188,9 +206,9 @@ class KernelSpec:
         slot."""
         seed = None
         if getattr(op, "seed", None) is not None:
-            seed = StateSlot(key=f"{self.name}.{prefix}", names=("seed",), sizes=(1,),
-                             initial=(np.array([op.seed], np.float64),))
-            self.state_slots.append(seed)
+            seed = self.add_state(StateSlot(
+                layer=name, role="seed", key=f"{self.name}.{prefix}",
+                names=("seed",), sizes=(1,), initial=(np.array([op.seed], np.float64),)))
         step = Step(op, operands, prefix, seed)
         steps = self.prologue_steps if prologue else self.steps
         steps.insert(0, step) if first else steps.append(step)

@@ -23,8 +23,9 @@ def batchnorm_batch_stats(spec: KernelSpec, target) -> bool:
         if name in op.params:
             spec.constant(name, op.params[name], f"{c}")
     if op.update_stats:
-        spec.state_slots.append(StateSlot(
-            key=op.state_prefix, aliases=op.state_aliases,
+        spec.add_state(StateSlot(
+            layer=spec.node.name, role="running_stats", key=op.state_prefix,
+            aliases=op.state_aliases,
             names=("running_mean", "running_var", "num_batches_tracked"),
             sizes=(c, c, 1),
             initial=(op.params["running_mean"], op.params["running_var"],

@@ -54,6 +54,9 @@ class Op:
     absorbs_epilogue = True
     #: an elementwise op whose result depends on the element's batch or channel index
     channel_dependent = False
+    #: the state (a module's state_dict prefix) the op updates when it runs, if any: passes
+    #: must keep the updates of one state in program order
+    state_key: str | None = None
 
     @property
     def kind(self) -> str:

@@ -26,6 +26,10 @@ class BatchNorm2d(Op):
                                          ("running_var", running_var)) if v is not None}
         self.pattern = Pattern.REDUCTION if batch_stats else Pattern.ELEMWISE
 
+    @property
+    def state_key(self) -> str | None:
+        return self.state_prefix if self.update_stats else None
+
     def attrs(self):
         out = {"features": self.num_features, "eps": self.eps}
         if self.batch_stats:

@@ -8,7 +8,7 @@ from ..graph import Graph, Node
 from ..ops import Cat, ChannelAffine, Conv2d, Copy, Pattern
 from ..layout import physical_numel
 from ..ops.base import numel
-from .fuse_epilogues import absorb, chain_ops, through_views
+from .fuse_epilogues import absorb, chain_ops, reorders_state, through_views
 
 
 def distribute_over_cat(graph: Graph) -> Graph:
@@ -47,6 +47,8 @@ def distributable(g: Graph, node: Node, cat: Node) -> bool:
         producer, views = through_views(x)
         if views or id(x) in seen or x in g.inputs or not x.op.absorbs_epilogue or \
                 x.store is not None or g.fanout(x) != 1:
+            return False
+        if reorders_state(g, x, cat):   # producers end up in the cat's input order
             return False
         seen.add(id(x))
     return True

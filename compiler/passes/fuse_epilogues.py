@@ -24,8 +24,8 @@ def fuse_epilogues(graph: Graph) -> Graph:
     nothing else is applied in the store of that input's producer, whatever the producer's
     pattern, as long as it runs a kernel. Through a view (Flatten) too, for ops that do not
     depend on the channel. The producer moves to the elementwise node's place in the order,
-    so an add's other operand is ready by then; a tensor read by anyone else (or returned)
-    is never fused away."""
+    so an add's other operand is ready by then, unless that reorders updates of one state;
+    a tensor read by anyone else (or returned) is never fused away."""
     g = graph.copy()
     for node in list(g.nodes):
         if node.op.pattern is not Pattern.ELEMWISE:
@@ -35,7 +35,8 @@ def fuse_epilogues(graph: Graph) -> Graph:
             others = node.inputs[:position] + node.inputs[position + 1:]
             if views and any(op.channel_dependent for op in chain_ops(node)):
                 continue
-            if can_absorb(g, producer, views) and not any(o is x for o in others):
+            if can_absorb(g, producer, views) and not any(o is x for o in others) \
+                    and not reorders_state(g, producer, node):
                 absorb(g, producer, views, node, position)
                 break
     g.renumber()
@@ -46,6 +47,18 @@ def can_absorb(g: Graph, producer: Node, views: list[Node]) -> bool:
     return (producer not in g.inputs and producer.op.absorbs_epilogue
             and producer.store is None
             and all(g.fanout(n) == 1 for n in [producer] + views))
+
+
+def state_keys(node: Node) -> set[str]:
+    return {op.state_key for op in chain_ops(node) if op.state_key is not None}
+
+
+def reorders_state(g: Graph, producer: Node, to: Node) -> bool:
+    """Would moving `producer` to `to`'s place run it after a later update of the same state
+    (a BatchNorm module called twice)? Running statistics depend on the order of updates."""
+    keys = state_keys(producer)
+    between = g.nodes[g.nodes.index(producer) + 1:g.nodes.index(to)]
+    return bool(keys) and any(keys & state_keys(n) for n in between)
 
 
 def absorb(g: Graph, producer: Node, views: list[Node], node: Node, position: int) -> None:
