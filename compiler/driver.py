@@ -4,6 +4,7 @@ from __future__ import annotations
 from .codegen.emit import prepare, render_program
 from .codegen.fingerprint import fingerprint
 from .graph import Graph, normalize_input_shapes, trace
+from .limits import check_threads
 from .nn.module import Module
 from .planner import plan as make_plan
 from .target import Target
@@ -22,13 +23,13 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
     sanitize: build with AddressSanitizer + UBSan (default: $SMELT_SANITIZE).
     """
     from runtime import build
-    from runtime.model import CompiledModel
+    from runtime.model import CompiledModel, default_threads
 
     if kernels not in KERNEL_CHOICES:
         raise ValueError(f"kernels={kernels!r} is not supported; supported: "
                          + ", ".join(map(repr, KERNEL_CHOICES)))
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    # before any work: a bad thread count (or $SMELT_NUM_THREADS) fails fast
+    threads = default_threads() if threads is None else check_threads(threads)
     if isinstance(model, Graph):
         graph, state_dict, title = model, model.state, "traced graph"
         if input_shape is not None:

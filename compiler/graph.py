@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import ShapeError, TraceError
 from .layout import NCHW
+from .limits import shape_problem
 from .ops.base import Op, OpShapeError
 
 Shape = tuple[int, ...]
@@ -250,6 +251,10 @@ class Tracer:
             got = ", ".join(format_shape(s) for s in shapes)
             raise ShapeError(f"{name} ({op.kind}): {e} (input shape{'s' * (len(shapes) > 1)} "
                              f"{got})") from None
+        # before any pass or kernel does work in proportion to it
+        if (problem := shape_problem(shape)) is not None:
+            raise ShapeError(f"{name} ({op.kind}): output shape {format_shape(shape)} is too "
+                             f"large: {problem}")
         node = Node(op, [t.node for t in inputs], shape, name)
         self.nodes.append(node)
         return Tensor(node, self)
@@ -267,6 +272,8 @@ def normalize_input_shapes(input_shape) -> tuple[list[Shape], bool]:
             raise TypeError(f"input_shape must be a tuple of ints or a list of such tuples, got {s!r}")
         if any(d <= 0 for d in s):
             raise ValueError(f"input_shape {tuple(s)} has a dimension <= 0")
+        if (problem := shape_problem(s)) is not None:
+            raise ShapeError(f"input_shape {tuple(s)} is too large: {problem}")
         return tuple(s)
 
     if isinstance(input_shape, list) and input_shape and isinstance(input_shape[0], (tuple, list)):

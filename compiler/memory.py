@@ -47,6 +47,7 @@ class MemoryPlan:
     storage: dict[int, Storage]     # id(node) -> where its output lives
     arena_floats: int
     inplace: set[int]               # ids of kernel nodes that write over their input 0
+    top: Node | None = None         # the buffer that ends highest (named if it is too high)
 
 
 def plan_memory(g: Graph, order: list[Node], inplace_ok=lambda node: False) -> MemoryPlan:
@@ -93,7 +94,7 @@ def plan_memory(g: Graph, order: list[Node], inplace_ok=lambda node: False) -> M
 
     storage: dict[int, Storage] = {}
     placed: list[tuple[int, int, int, int]] = []       # (offset, size, start, end)
-    arena = 0
+    arena, top = 0, None
     roots = {id(root_of(n)): root_of(n) for n in order}
     for root in sorted(roots.values(), key=lambda r: start[id(r)]):
         if id(root) in fixed:
@@ -108,11 +109,12 @@ def plan_memory(g: Graph, order: list[Node], inplace_ok=lambda node: False) -> M
             offset = max(offset, o + sz)
         placed.append((offset, size, s, e))
         storage[id(root)] = Storage("arena", offset)
-        arena = max(arena, offset + size)
+        if offset + size > arena:
+            arena, top = offset + size, root
     storage.update(fixed)
 
     for node in g.inputs + g.nodes:
         root = root_of(node)
         base = storage[id(root)]
         storage[id(node)] = Storage(base.base, base.offset + resolve(node)[1])
-    return MemoryPlan(storage, arena, inplace)
+    return MemoryPlan(storage, arena, inplace, top)

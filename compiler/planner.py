@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import functools
 
+from . import limits
+from .errors import ShapeError
 from .graph import Graph
 from .kernels import kernel_nodes, lower
 from .memory import plan_memory
@@ -40,6 +42,24 @@ def pass_list(fuse: bool, kernels: str, target: Target) -> list:
 IN_PLACE_FAMILIES = {"eltwise"}
 
 
+def check_sizes(specs, memory) -> None:
+    """A ShapeError if the arena or the parameter blob (laid out as codegen.emit does) is
+    larger than compiler/limits.py allows, naming the layers that take the most of it."""
+    arena = 4 * memory.arena_floats
+    if arena > limits.MAX_ARENA_BYTES:
+        raise ShapeError(f"{memory.top.name} ({memory.top.op.kind}): the arena would need "
+                         f"{arena} bytes for the intermediate tensors live together with this "
+                         f"layer's output; at most {limits.MAX_ARENA_BYTES} are supported "
+                         f"(compiler/limits.py: MAX_ARENA_BYTES)")
+    sizes = [4 * sum(-(-c.array.size // 16) * 16 for c in s.constants) for s in specs]
+    if sum(sizes) > limits.MAX_PARAM_BYTES:
+        largest = specs[sizes.index(max(sizes))]
+        raise ShapeError(f"{', '.join(largest.layers)} ({largest.node.op.kind}): the model's "
+                         f"parameters would take {sum(sizes)} bytes, {max(sizes)} of them "
+                         f"here; at most {limits.MAX_PARAM_BYTES} are supported "
+                         f"(compiler/limits.py: MAX_PARAM_BYTES)")
+
+
 def plan(graph: Graph, *, fuse: bool = True, kernels: str = "auto",
          target: Target | None = None) -> Plan:
     target = target or Target.detect()
@@ -51,6 +71,7 @@ def plan(graph: Graph, *, fuse: bool = True, kernels: str = "auto",
     specs = [lower(node, i, target, kernels) for i, node in enumerate(order)]
     families = {id(s.node): s.family for s in specs}
     memory = plan_memory(g, order, lambda n: fuse and families[id(n)] in IN_PLACE_FAMILIES)
+    check_sizes(specs, memory)
     for spec in specs:
         spec.inplace = id(spec.node) in memory.inplace
     return Plan(g, specs, memory.storage, memory.arena_floats, [p.__name__ for p in passes],

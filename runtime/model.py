@@ -15,6 +15,7 @@ from collections import OrderedDict
 import numpy as np
 
 from compiler.arrays import aligned_empty, carve, run_balanced
+from compiler.limits import check_threads
 
 from . import forksafe
 from .layouts import to_blocked, to_nchw
@@ -38,10 +39,15 @@ def snapshot(state_dict: dict) -> OrderedDict:
 
 
 def default_threads() -> int:
+    """$SMELT_NUM_THREADS (checked like the `threads` option), else the physical cores."""
     from compiler.target import physical_cores
     env = os.environ.get("SMELT_NUM_THREADS")
     if env:
-        return max(1, int(env))
+        try:
+            value = int(env)
+        except ValueError:
+            value = env                   # not a number: check_threads refuses it
+        return check_threads(value, "SMELT_NUM_THREADS")
     return physical_cores()
 
 
@@ -168,9 +174,7 @@ class CompiledModel:
 
     @threads.setter
     def threads(self, value: int) -> None:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"threads must be a positive int, got {value!r}")
-        self._threads = value
+        self._threads = check_threads(value)
 
     def _next_step(self) -> int:
         """The call counter that seeds dropout masks; only advanced under the call lock."""

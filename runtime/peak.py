@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from compiler.codegen.env import render
+from compiler.limits import check_threads
 from compiler.target import Target
 
 from . import cache
@@ -56,8 +57,7 @@ def measure_fma_peak(threads: int = 1, *, isa: str | None = None, seconds: float
     """GFLOP/s of `threads` OpenMP threads issuing independent vector FMAs back to back: the
     best of `repeats` runs of about `seconds` each. With libgomp, set OMP_PROC_BIND=spread
     (or OMP_PLACES=cores) for the kernel's proc_bind(spread) to keep threads on separate cores."""
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    check_threads(threads)
     _, flops, _ = fma_kernel(isa)
     iters = 20_000
     run_fma(threads, iters, isa)                              # wake the threads and the clocks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 
+from .. import limits
 from ..errors import UnsupportedArgumentError
 
 
@@ -15,16 +16,25 @@ def is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def integer(layer: str, arg: str, value, minimum: int) -> int:
+def at_most(layer: str, arg: str, value, items, limit: str) -> None:
+    """Refuse `value` if any of its `items` exceeds the bound named `limit` in limits.py."""
+    bound = getattr(limits, limit)
+    if any(v > bound for v in items):
+        reject(layer, arg, value, f"{'each entry' if len(items) > 1 else 'it'} must be at most "
+               f"{bound} (compiler/limits.py: {limit})")
+
+
+def integer(layer: str, arg: str, value, minimum: int, limit: str = "MAX_ELEMENTS") -> int:
     if not is_int(value):
         raise TypeError(f"{layer}: {arg} must be an int, got {value!r}")
     if value < minimum:
         reject(layer, arg, value, f"it must be an integer >= {minimum}")
+    at_most(layer, arg, value, [value], limit)
     return int(value)
 
 
-def pair(layer: str, arg: str, value, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints (as torch's _pair), each >= minimum."""
+def pair(layer: str, arg: str, value, minimum: int, limit: str) -> tuple[int, int]:
+    """An int or a pair of ints (as torch's _pair), each >= minimum and at most `limit`."""
     items = (value, value) if is_int(value) else value
     if not isinstance(items, (tuple, list)) or len(items) != 2 or not all(map(is_int, items)):
         if isinstance(items, (tuple, list)) and len(items) == 1 and is_int(items[0]):
@@ -33,7 +43,20 @@ def pair(layer: str, arg: str, value, minimum: int) -> tuple[int, int]:
             raise TypeError(f"{layer}: {arg} must be an int or a pair of ints, got {value!r}")
     if any(v < minimum for v in items):
         reject(layer, arg, value, f"each entry must be an integer >= {minimum}")
+    at_most(layer, arg, value, items, limit)
     return int(items[0]), int(items[1])
+
+
+def parameters(layer: str, args: dict, floats: int) -> None:
+    """Refuse arguments that give the layer more parameters than the parameter blob holds;
+    `floats` counts them as stored, channels padded to whole blocks (limits.padded)."""
+    bound = limits.MAX_PARAM_BYTES // 4
+    if floats > bound:
+        given = ", ".join(f"{k}={v!r}" for k, v in args.items())
+        raise UnsupportedArgumentError(
+            f"{layer}: {given} are not supported: the parameters would take {floats} floats "
+            f"(channels padded to blocks of {limits.BLOCK}); at most {bound} fit "
+            f"(compiler/limits.py: MAX_PARAM_BYTES)")
 
 
 def real(layer: str, arg: str, value) -> float:

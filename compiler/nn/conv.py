@@ -4,6 +4,7 @@ from __future__ import annotations
 from .. import ops
 from ..errors import ShapeError
 from ..graph import current_tracer
+from ..limits import padded
 from . import _args as A
 from .init import bias_uniform, kaiming_uniform_default
 from .module import Module, emit
@@ -26,9 +27,9 @@ class _ConvNd(Module):
                      groups, bias, padding_mode, device, dtype):
         self.in_channels = A.integer(layer, "in_channels", in_channels, 1)
         self.out_channels = A.integer(layer, "out_channels", out_channels, 1)
-        self.kernel_size = A.pair(layer, "kernel_size", kernel_size, 1)
-        self.stride = A.pair(layer, "stride", stride, 1)
-        self.dilation = A.pair(layer, "dilation", dilation, 1)
+        self.kernel_size = A.pair(layer, "kernel_size", kernel_size, 1, "MAX_KERNEL")
+        self.stride = A.pair(layer, "stride", stride, 1, "MAX_KERNEL")
+        self.dilation = A.pair(layer, "dilation", dilation, 1, "MAX_KERNEL")
         self.groups = A.integer(layer, "groups", groups, 1)
         if self.in_channels % self.groups:
             A.reject(layer, "groups", groups, f"in_channels ({in_channels}) must be divisible by groups")
@@ -40,6 +41,11 @@ class _ConvNd(Module):
         A.device_dtype(layer, device, dtype)
 
     def _init_params(self, weight_shape, fan_in: int, bias: bool) -> None:
+        rows, cols, kh, kw = weight_shape      # packed kernels pad both channel counts
+        A.parameters(type(self).__name__,
+                     {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                      "groups": self.groups, "kernel_size": self.kernel_size},
+                     padded(rows) * padded(cols) * kh * kw + padded(self.out_channels))
         self.register_parameter("weight", kaiming_uniform_default(weight_shape, fan_in))
         self.register_parameter("bias", bias_uniform((self.out_channels,), fan_in) if bias else None)
 
@@ -78,7 +84,7 @@ class Conv2d(_ConvNd):
                          "padding='same' needs stride 1 (as in PyTorch); give explicit padding")
             self.padding = padding
         else:
-            self.padding = A.pair("Conv2d", "padding", padding, 0)
+            self.padding = A.pair("Conv2d", "padding", padding, 0, "MAX_SPATIAL")
         kh, kw = self.kernel_size
         self._init_params((self.out_channels, self.in_channels // self.groups, kh, kw),
                           self.in_channels // self.groups * kh * kw, bias)
@@ -125,8 +131,9 @@ class ConvTranspose2d(_ConvNd):
         if isinstance(padding, str):
             A.reject("ConvTranspose2d", "padding", padding,
                      "give an int or a pair (PyTorch has no string padding here either)")
-        self.padding = A.pair("ConvTranspose2d", "padding", padding, 0)
-        self.output_padding = A.pair("ConvTranspose2d", "output_padding", output_padding, 0)
+        self.padding = A.pair("ConvTranspose2d", "padding", padding, 0, "MAX_SPATIAL")
+        self.output_padding = A.pair("ConvTranspose2d", "output_padding", output_padding, 0,
+                                     "MAX_KERNEL")
         self._check_output_padding(self.output_padding)
         kh, kw = self.kernel_size
         # torch computes fan_in from weight.size(1), which is out_channels / groups here

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import ops
+from ..limits import padded
 from . import _args as A
 from .conv import check_param_shapes
 from .init import bias_uniform, kaiming_uniform_default
@@ -17,6 +18,10 @@ class Linear(Module):
         self.out_features = A.integer("Linear", "out_features", out_features, 1)
         A.boolean("Linear", "bias", bias)
         A.device_dtype("Linear", device, dtype)
+        A.parameters("Linear", {"in_features": self.in_features,
+                                "out_features": self.out_features},
+                     padded(self.out_features) * padded(self.in_features)
+                     + padded(self.out_features))
         self.register_parameter("weight", kaiming_uniform_default(
             (self.out_features, self.in_features), self.in_features))
         self.register_parameter("bias", bias_uniform((self.out_features,), self.in_features)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..limits import padded
 from . import _args as A
 from .conv import check_param_shapes
 from ..graph import current_tracer
@@ -25,6 +26,8 @@ class BatchNorm2d(Module):
         self.track_running_stats = A.boolean("BatchNorm2d", "track_running_stats",
                                              track_running_stats)
         A.device_dtype("BatchNorm2d", device, dtype)
+        A.parameters("BatchNorm2d", {"num_features": self.num_features},
+                     4 * padded(self.num_features))        # weight, bias, mean, var
         has_bias = A.boolean("BatchNorm2d", "bias", bias)  # keyword-only, as torch: scale, no shift
         c = self.num_features
         self.register_parameter("weight", np.ones(c, np.float32) if affine else None)

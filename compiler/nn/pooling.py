@@ -1,16 +1,17 @@
 """MaxPool2d, AvgPool2d and AdaptiveAvgPool2d, as torch.nn."""
 from __future__ import annotations
 
-from .. import ops
+from .. import limits, ops
 from . import _args as A
 from .module import Module, emit
 
 
 def _window_args(layer, kernel_size, stride, padding, dilation=1):
-    kernel = A.pair(layer, "kernel_size", kernel_size, 1)
-    stride = kernel if stride is None or stride == [] else A.pair(layer, "stride", stride, 1)
-    padding = A.pair(layer, "padding", padding, 0)
-    dilation = A.pair(layer, "dilation", dilation, 1)
+    kernel = A.pair(layer, "kernel_size", kernel_size, 1, "MAX_KERNEL")
+    stride = kernel if stride is None or stride == [] else \
+        A.pair(layer, "stride", stride, 1, "MAX_KERNEL")
+    padding = A.pair(layer, "padding", padding, 0, "MAX_KERNEL")
+    dilation = A.pair(layer, "dilation", dilation, 1, "MAX_KERNEL")
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         A.reject(layer, "padding", padding,
                  f"padding must be at most half of kernel_size {kernel} (as in PyTorch)")
@@ -52,6 +53,9 @@ class AvgPool2d(Module):
                                 f"{divisor_override!r}")
             if divisor_override == 0:
                 A.reject("AvgPool2d", "divisor_override", 0, "the divisor must not be zero")
+            if abs(divisor_override) > limits.INT_MAX:
+                A.reject("AvgPool2d", "divisor_override", divisor_override,
+                         f"its magnitude must be at most {limits.INT_MAX} (a C int holds it)")
         self.divisor_override = divisor_override
 
     def forward(self, x):
@@ -74,6 +78,8 @@ class AdaptiveAvgPool2d(Module):
                             f"(None keeps that input size), got {output_size!r}")
         if any(s is not None and s < 1 for s in sizes):
             A.reject("AdaptiveAvgPool2d", "output_size", output_size, "sizes must be >= 1")
+        A.at_most("AdaptiveAvgPool2d", "output_size", output_size,
+                  [s for s in sizes if s is not None], "MAX_SPATIAL")
         self.output_size = output_size
 
     def forward(self, x):

@@ -27,7 +27,8 @@ class Flatten(Module):
 class PixelShuffle(Module):
     def __init__(self, upscale_factor: int):
         super().__init__()
-        self.upscale_factor = A.integer("PixelShuffle", "upscale_factor", upscale_factor, 1)
+        self.upscale_factor = A.integer("PixelShuffle", "upscale_factor", upscale_factor, 1,
+                                        "MAX_KERNEL")
 
     def forward(self, x):
         return emit(ops.PixelShuffle(self.upscale_factor), x)
@@ -55,7 +56,7 @@ class Upsample(Module):
         if recompute_scale_factor and size is not None:
             A.reject("Upsample", "recompute_scale_factor", recompute_scale_factor,
                      "it only applies with scale_factor (as in PyTorch), not with size")
-        self.size = None if size is None else A.pair("Upsample", "size", size, 1)
+        self.size = None if size is None else A.pair("Upsample", "size", size, 1, "MAX_SPATIAL")
         self.scale_factor = None
         if scale_factor is not None:
             factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) \
@@ -65,6 +66,7 @@ class Upsample(Module):
                                 f"got {scale_factor!r}")
             if any(not math.isfinite(f) or f <= 0 for f in factors):
                 A.reject("Upsample", "scale_factor", scale_factor, "factors must be > 0")
+            A.at_most("Upsample", "scale_factor", scale_factor, factors, "MAX_SPATIAL")
             self.scale_factor = tuple(float(f) for f in factors)
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
