@@ -3,8 +3,6 @@ padded lanes stay zero and NaN propagates lane by lane, V = 8 (AVX2) matches PyT
 reference kernels still do, and ResNet-18's stem pool needs no Reorder."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from compiler import nn
 from compiler.planner import plan
 from compiler.target import Target
 
+from . import isas
 from .cases import BY_ID, blocked_pool, blocked_shape
 from .parity import assert_close, compile_case, fixture, smelt_model
 
@@ -67,21 +66,16 @@ WARNING_CASES = ["blk_maxpool_relu_c16", "blk_maxpool_bn_relu_c20", "blk_adaptiv
                  "blk_up_nearest_sigmoid_c17", "blk_cat_8_16_17_b2", "blk_cat_input_bn_relu_b2"]
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
-@pytest.mark.parametrize("isa", ["avx512", "avx2"])
+@pytest.mark.parametrize("isa", isas.ALL)
 @pytest.mark.parametrize("case_id", WARNING_CASES)
 def test_source_has_no_warnings(case_id, isa, tmp_path):
-    """-Wall -Wextra -Werror, for the ISA's vector width, fused and unfused."""
+    """-Wall -Wextra -Werror, for every ISA's vector width, fused and unfused."""
     case = BY_ID[case_id]
     _, sd, _, _ = fixture(case)
+    model = smelt_model(case, sd)
+    shape = case.shapes if len(case.shapes) > 1 else case.shapes[0]
     for fuse in (True, False):
-        _, m = compile_case(case, sd, fuse=fuse, isa=isa)
-        path = tmp_path / f"model_{fuse}.c"
-        path.write_text(m.source)
-        flags = ["-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-std=gnu11", "-fopenmp",
-                 "-march=native"] + (["-mno-avx512f"] if isa == "avx2" else [])
-        result = subprocess.run(["gcc", *flags, str(path)], capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
+        isas.assert_compiles_cleanly(isas.render(model, shape, isa, fuse=fuse), isa, tmp_path)
 
 
 def to_blocked(x: np.ndarray, v: int) -> np.ndarray:
@@ -111,13 +105,11 @@ KERNEL_MODELS = {
 }
 
 
-@pytest.mark.parametrize("isa", ["avx512", "avx2"])
+@pytest.mark.parametrize("isa", isas.RUNNABLE)
 @pytest.mark.parametrize("name", list(KERNEL_MODELS))
 def test_kernel_lanes(name, isa):
     """Called alone on blocked arrays with NaN in random lanes: each lane equals the op's
     reference (NaN where its window has one), and padded lanes are zero after a sigmoid."""
-    if isa == "avx512" and Target.detect().isa != "avx512":
-        pytest.skip("no AVX-512 here")
     build, shape = KERNEL_MODELS[name]
     compiler.manual_seed(0)
     m = compiler.compile(build().eval(), shape, isa=isa)
@@ -136,13 +128,11 @@ def test_kernel_lanes(name, isa):
     assert_close(y[:, :c], expected, 1e-5, 1e-6, name)
 
 
-@pytest.mark.parametrize("isa", ["avx512", "avx2"])
+@pytest.mark.parametrize("isa", isas.RUNNABLE)
 @pytest.mark.parametrize("channels, batch", [((16, 16), 2), ((8, 8), 1), ((3, 5), 2),
                                              ((8, 16, 17), 1), ((20, 3, 33), 2)])
 def test_cat_kernel_places_every_channel(channels, batch, isa):
     """Unfused (no zero-copy, no conv reading the pieces), so every cat runs the kernel."""
-    if isa == "avx512" and Target.detect().isa != "avx512":
-        pytest.skip("no AVX-512 here")
     ns = {f"b{i}": nn.Conv2d(3, c, 1) for i, c in enumerate(channels)}
 
     class Model(nn.Module):

@@ -17,6 +17,8 @@ import compiler
 from compiler import interp, nn
 from compiler.codegen.env import C_KEYWORDS, c_comment, c_identifier, templates_dir
 
+from . import isas
+
 REPO = Path(__file__).resolve().parents[1]
 GCC = shutil.which("gcc")
 SYNTAX = ["-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-std=gnu11", "-fopenmp"]
@@ -95,15 +97,20 @@ CONV_ONLY = ("nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn
              "nn.Conv2d(8, 8, 3, stride=2, groups=4), nn.Sigmoid())")
 
 
-def compiled(name: str, **options):
+def build_model(name: str):
+    """(module, input shape) of one of the MODELS."""
     compiler.manual_seed(0)
     if name == "wide":
-        return compiler.compile(Wide().eval(), (1, 3, 12, 12), **options)
+        return Wide().eval(), (1, 3, 12, 12)
     if name == "training":
-        return compiler.compile(Training(), (2, 3, 6, 6), **options)
+        return Training(), (2, 3, 6, 6)
     if name == "two":
-        return compiler.compile(TwoInTwoOut().eval(), [(1, 3, 4, 4), (1, 3, 4, 4)], **options)
-    return compiler.compile(eval(CONV_ONLY, {"nn": nn}).eval(), (2, 3, 9, 7), **options)
+        return TwoInTwoOut().eval(), [(1, 3, 4, 4), (1, 3, 4, 4)]
+    return eval(CONV_ONLY, {"nn": nn}).eval(), (2, 3, 9, 7)
+
+
+def compiled(name: str, **options):
+    return compiler.compile(*build_model(name), **options)
 
 
 MODELS = ["conv_only", "wide", "training", "two"]
@@ -114,10 +121,12 @@ def model(request):
     return compiled(request.param)
 
 
+@pytest.mark.parametrize("isa", isas.ALL)
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
-def test_source_compiles_without_warnings(name, fuse, tmp_path):
-    syntax_check(compiled(name, fuse=fuse).source, tmp_path)
+def test_source_compiles_without_warnings(name, fuse, isa, tmp_path):
+    """Every ISA's C, rendered and compiled on whatever machine runs the tests."""
+    isas.assert_compiles_cleanly(isas.render(*build_model(name), isa, fuse=fuse), isa, tmp_path)
 
 
 def test_wide_model_runs_like_the_reference():

@@ -1,10 +1,13 @@
 """The fast kernels against the reference kernels, and narrower ISAs than this machine's:
 the same networks must give the same numbers whichever code path runs."""
+import os
+
 import numpy as np
 import pytest
 
 import compiler
 
+from . import isas
 from .nets import NETWORKS
 from .parity import assert_close
 
@@ -40,19 +43,46 @@ def test_reference_kernels_agree_with_fast_ones(name, fast_outputs):
     assert_close(fast(name, fast_outputs), reference(x), net.rtol, 1e-5, name)
 
 
-@pytest.mark.parametrize("isa,width", [("avx2", 32), ("generic", 16)])
+WIDTHS = {"avx512": 64, "avx2": 32, "generic": 16}
+
+
+@pytest.mark.parametrize("isa", isas.RUNNABLE[1:] + ["generic"])
 @pytest.mark.parametrize("name", SMALL_NETS)
-def test_narrower_isa_builds_and_agrees(name, isa, width, fast_outputs):
+def test_narrower_isa_builds_and_agrees(name, isa, fast_outputs):
     model, net, x = build(name)
     m = compiler.compile(model, net.shape, isa=isa)
-    assert f"vector_size({width})" in m.source
+    assert f"vector_size({WIDTHS[isa]})" in m.source
     assert_close(m(x), fast(name, fast_outputs), net.rtol, 1e-5, f"{name} on {isa}")
+
+
+@pytest.mark.parametrize("isa", isas.ALL)
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_every_isa_renders_warning_free_c(name, isa, tmp_path):
+    """Each network's C for every ISA compiles with -Werror here, whatever this CPU runs."""
+    model, net, _ = build(name)
+    isas.assert_compiles_cleanly(isas.render(model, net.shape, isa), isa, tmp_path)
+
+
+def test_isa_this_cpu_lacks_is_refused_before_building(monkeypatch):
+    from compiler import target
+    monkeypatch.setattr(target, "cpu_flags", lambda: frozenset({"avx", "avx2", "fma", "bmi1",
+                                                                 "bmi2", "f16c", "movbe"}))
+    model, net, _ = build("small_resnet")
+    with pytest.raises(ValueError, match="avx512f"):
+        compiler.compile(model, net.shape, isa="avx512")
+    assert target.host_isa() == "avx2"
 
 
 def test_isa_is_validated():
     model, net, _ = build("small_resnet")
     with pytest.raises(ValueError, match="isa"):
         compiler.compile(model, net.shape, isa="sse9")
+    with pytest.raises(ValueError, match="SMELT_ISA"):
+        os.environ["SMELT_ISA"] = "sse9"
+        try:
+            compiler.compile(model, net.shape)
+        finally:
+            del os.environ["SMELT_ISA"]
 
 
 def test_fast_path_is_taken_for_every_convolution():
