@@ -141,7 +141,8 @@ def write_atomic(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def run_compiler(cmd: list[str], source: Path, failed_dir: Path) -> None:
+def run_compiler(cmd: list[str], source: Path, failed_dir: Path) -> str:
+    """Run one compiler command; its diagnostics (warnings) when it succeeds."""
     try:
         result = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
                                 timeout=COMPILER_TIMEOUT_S)
@@ -158,11 +159,13 @@ def run_compiler(cmd: list[str], source: Path, failed_dir: Path) -> None:
         shutil.copyfile(source, kept)
         raise CompileError(f"the C compiler failed on {kept}\n$ {' '.join(cmd)}\n"
                            f"{result.stderr.strip()}")
+    return result.stderr.strip()
 
 
 def build_library(units: list[str], flags: tuple[str, ...], sanitize: bool, workdir: Path,
-                  failed_dir: Path, stem: str = "model") -> Path:
-    """Compile the C translation units `units` and link them into `workdir/lib.so`."""
+                  failed_dir: Path, stem: str = "model") -> tuple[Path, str]:
+    """Compile the C translation units `units` and link them into `workdir/lib.so`; returns
+    its path and the compiler's warnings (generated C should have none: tests check)."""
     cc = c_compiler()
     sources = []
     for i, text in enumerate(units):
@@ -170,15 +173,15 @@ def build_library(units: list[str], flags: tuple[str, ...], sanitize: bool, work
         path.write_text(text)
         sources.append(path)
 
-    def compile_one(src: Path) -> Path:
-        obj = src.with_suffix(".o")
-        run_compiler(cc + list(flags) + ["-c", str(src), "-o", str(obj)], src, failed_dir)
-        return obj
+    def compile_one(src: Path) -> str:
+        return run_compiler(cc + list(flags) + ["-c", str(src), "-o", str(src.with_suffix(".o"))],
+                            src, failed_dir)
 
     workers = max(1, min(len(sources), os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
-        objects = list(pool.map(compile_one, sources))
+        warnings = list(pool.map(compile_one, sources))
     target = workdir / "lib.so"
-    link = cc + [str(o) for o in objects] + ["-o", str(target)] + list(link_flags(sanitize))
-    run_compiler(link, sources[0], failed_dir)
-    return target
+    link = cc + [str(s.with_suffix(".o")) for s in sources] + ["-o", str(target)] + \
+        list(link_flags(sanitize))
+    warnings.append(run_compiler(link, sources[0], failed_dir))
+    return target, "\n".join(w for w in warnings if w)

@@ -48,6 +48,9 @@ DLOPEN_FLAGS = cffi.FFI().RTLD_NOW | getattr(cffi.FFI(), "RTLD_NODELETE", 0)
 
 #: counters the tests read: how many builds and cache hits this process has seen
 stats = {"builds": 0, "disk_hits": 0, "memory_hits": 0, "rebuilt_corrupt": 0}
+#: (entry, compiler warnings) of every library this process built or loaded from disk that
+#: warned: generated C should compile silently, and the tests hold it to that
+warnings_seen: list[tuple[Path, str]] = []
 _loaded: dict[str, "Library"] = {}
 _lock = threading.RLock()
 
@@ -61,6 +64,7 @@ class Library:
     ffi: cffi.FFI
     lib: object
     record: dict          # what its builder stored with it
+    warnings: str = ""    # the C compiler's, when it was built
 
 
 def cache_dir() -> Path:
@@ -103,7 +107,7 @@ def read_meta(entry: Path) -> dict | None:
         return None
     if not (isinstance(meta, dict) and meta.get("format") == ENTRY_FORMAT
             and isinstance(meta.get("sha256"), str) and isinstance(meta.get("cdef"), str)
-            and isinstance(meta.get("record"), dict)):
+            and isinstance(meta.get("record"), dict) and isinstance(meta.get("warnings"), str)):
         return None
     try:
         return meta if file_digest(entry / LIBRARY) == meta["sha256"] else None
@@ -122,7 +126,9 @@ def open_entry(key: str, entry: Path) -> Library | None:
         lib = ffi.dlopen(str(entry / LIBRARY), DLOPEN_FLAGS)
     except (OSError, cffi.CDefError, cffi.FFIError):
         return None
-    return Library(key, entry / LIBRARY, ffi, lib, meta["record"])
+    if meta["warnings"]:
+        warnings_seen.append((entry, meta["warnings"]))
+    return Library(key, entry / LIBRARY, ffi, lib, meta["record"], meta["warnings"])
 
 
 def lookup(key: str) -> Library | None:
@@ -151,21 +157,39 @@ def build_entry(key: str, units: list[str], cdef: str, isa: str, sanitize: bool,
     if sanitize:
         build.check_sanitizer_runtime()
     with _lock:
-        for attempt in range(2):
-            root = cache_dir()
-            try:
-                entry = build_once(root, key, units, cdef, isa, sanitize, source or
-                                   "\n".join(units), record or {})
-                break
-            except FileNotFoundError:
-                if attempt:               # gone twice: something keeps deleting the cache
-                    raise
-        stats["builds"] += 1
+        entry = built_entry(key, units, cdef, isa, sanitize, source, record)
         library = open_entry(key, entry)
         if library is None:
             raise CompileError(f"the library built in {entry} does not load")
         _loaded[key] = library
         return library
+
+
+def compile_only(units: list[str], isa: str, sanitize: bool = False) -> str:
+    """Build `units` (or find them built) without loading them, for C this CPU may not run;
+    returns the compiler's warnings."""
+    key = cache_key(units, "", build_identity(isa, sanitize))
+    meta = read_meta(entry_dir(cache_dir(), key))
+    if meta is None:
+        meta = read_meta(built_entry(key, units, "", isa, sanitize, None, None))
+    return meta["warnings"] if meta is not None else "the built entry vanished"
+
+
+def built_entry(key: str, units: list[str], cdef: str, isa: str, sanitize: bool,
+                source: str | None, record: dict | None) -> Path:
+    """Build the entry `key` and install it; a build whose cache directory is deleted under
+    it starts once more."""
+    with _lock:
+        for attempt in range(2):
+            try:
+                entry = build_once(cache_dir(), key, units, cdef, isa, sanitize,
+                                   source or "\n".join(units), record or {})
+                stats["builds"] += 1
+                return entry
+            except FileNotFoundError:
+                if attempt:               # gone twice: something keeps deleting the cache
+                    raise
+        raise AssertionError("unreachable")
 
 
 def build_once(root: Path, key: str, units: list[str], cdef: str, isa: str, sanitize: bool,
@@ -178,12 +202,12 @@ def build_once(root: Path, key: str, units: list[str], cdef: str, isa: str, sani
         (workdir / "owner").write_text(owner_tag())
         staging = workdir / "entry"
         staging.mkdir()
-        library = build.build_library(units, build.flags_for(isa, sanitize), sanitize, workdir,
-                                      root / "failed")
+        library, warnings = build.build_library(units, build.flags_for(isa, sanitize), sanitize,
+                                                workdir, root / "failed")
         os.replace(library, staging / LIBRARY)
         (staging / SOURCE).write_text(source)
         meta = {"format": ENTRY_FORMAT, "sha256": file_digest(staging / LIBRARY),
-                "cdef": cdef, "record": record}
+                "cdef": cdef, "record": record, "warnings": warnings}
         (staging / META).write_text(json.dumps(meta))
         final = entry_dir(root, key)
         install(staging, final, workdir)

@@ -22,3 +22,15 @@ def resnet18_plan():
     compiler.manual_seed(0)
     model = net.build(compiler.nn, compiler.cat, full=True).eval()
     return plan(compiler.trace(model, net.full_shape))
+
+
+@pytest.fixture(autouse=True)
+def generated_c_compiles_silently():
+    """Every library a test builds or loads from disk compiled without a single warning, for
+    whatever ISA it targets: the C smelt generates must be warning-free."""
+    from runtime import cache
+    seen = len(cache.warnings_seen)
+    yield
+    warned = cache.warnings_seen[seen:]
+    assert not warned, "the C compiler warned:\n" + "\n".join(
+        f"{entry}:\n{text}" for entry, text in warned)

@@ -68,14 +68,14 @@ WARNING_CASES = ["blk_maxpool_relu_c16", "blk_maxpool_bn_relu_c20", "blk_adaptiv
 
 @pytest.mark.parametrize("isa", isas.ALL)
 @pytest.mark.parametrize("case_id", WARNING_CASES)
-def test_source_has_no_warnings(case_id, isa, tmp_path):
+def test_source_has_no_warnings(case_id, isa):
     """-Wall -Wextra -Werror, for every ISA's vector width, fused and unfused."""
     case = BY_ID[case_id]
     _, sd, _, _ = fixture(case)
     model = smelt_model(case, sd)
     shape = case.shapes if len(case.shapes) > 1 else case.shapes[0]
     for fuse in (True, False):
-        isas.assert_compiles_cleanly(isas.render(model, shape, isa, fuse=fuse), isa, tmp_path)
+        isas.assert_compiles_cleanly(isas.render(model, shape, isa, fuse=fuse), isa)
 
 
 def to_blocked(x: np.ndarray, v: int) -> np.ndarray:

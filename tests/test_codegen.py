@@ -124,9 +124,9 @@ def model(request):
 @pytest.mark.parametrize("isa", isas.ALL)
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
-def test_source_compiles_without_warnings(name, fuse, isa, tmp_path):
+def test_source_compiles_without_warnings(name, fuse, isa):
     """Every ISA's C, rendered and compiled on whatever machine runs the tests."""
-    isas.assert_compiles_cleanly(isas.render(*build_model(name), isa, fuse=fuse), isa, tmp_path)
+    isas.assert_compiles_cleanly(isas.render(*build_model(name), isa, fuse=fuse), isa)
 
 
 def test_wide_model_runs_like_the_reference():
