@@ -50,8 +50,7 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
     plan = make_plan(graph, fuse=fuse, kernels=kernels, target=target)
     sanitize = build.sanitize_requested(sanitize)
     library, program = build_program(plan, title, target.build_isa, sanitize)
-    stateful = bool(program.state_slots) or any(
-        step.op.kind == "Dropout2dTrain" for k in plan.kernels for step in k.steps)
+    stateful = bool(program.state_slots) or any(k.uses_step for k in plan.kernels)
     return CompiledModel(library, program, plan, state_dict, threads, stateful)
 
 

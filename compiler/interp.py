@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import Graph
-from .ops import Dropout2dTrain
 
 
 def run(graph: Graph, *inputs: np.ndarray, step: int = 0):
@@ -45,6 +44,6 @@ def run_node(node, values: dict, step: int) -> np.ndarray:
 
 
 def apply(op, args, step: int) -> np.ndarray:
-    if isinstance(op, Dropout2dTrain):
+    if op.random:
         return op.reference(*args, step=step)
     return op.reference(*args)

@@ -18,6 +18,8 @@ from compiler.arrays import aligned_empty, carve, run_balanced
 from compiler.limits import check_threads
 
 from . import forksafe
+from compiler.codegen.frame import extra_args
+
 from .layouts import to_blocked, to_nchw
 
 
@@ -86,6 +88,7 @@ class Kernel:
         self._sources = [source_shape(i) for i in spec.node.inputs]
         self._out_vector = spec.out_layout.v if spec.out_layout.blocked else 0
         self._fn = getattr(model._lib, spec.name)
+        self._extras = extra_args(spec)      # what the kernel takes after its arrays
 
     def __call__(self, *arrays: np.ndarray) -> np.ndarray:
         expected = len(self.in_shapes) + 1
@@ -108,8 +111,8 @@ class Kernel:
         ptrs = [m._ffi.from_buffer("float[]", x) for x in inputs]
         with m._call_lock:
             step = m._next_step()
-            forksafe.call(self._fn, *ptrs, m._ffi.from_buffer("float[]", out), m._params_ptr,
-                          m._state_ptr, step, m.threads)
+            forksafe.call(self._fn, *ptrs, m._ffi.from_buffer("float[]", out),
+                          *m._extra_values(self._extras, step))
         return out
 
     def from_nchw(self, x: np.ndarray, index: int = 0) -> np.ndarray:
@@ -161,6 +164,7 @@ class CompiledModel:
         self._params_ptr = self._ffi.from_buffer("float[]", self._params)
         self._state_ptr = self._ffi.from_buffer("double[]", self._state)
         self._arena_floats = plan.arena_floats
+        self._entry_extras = program.entry_extras
         self._local = threading.local()
         self._stateful = stateful
         self._call_lock = threading.Lock() if stateful else _NoLock()
@@ -175,6 +179,14 @@ class CompiledModel:
     @threads.setter
     def threads(self, value: int) -> None:
         self._threads = check_threads(value)
+
+    def _extra_values(self, names: list[str], step: int) -> list:
+        """A kernel's per-call arguments after its arrays (see compiler/codegen/frame.py)."""
+        values = {"params": self._params_ptr, "state": self._state_ptr, "step": step,
+                  "nthreads": self._threads}
+        if "arena" in names:
+            values["arena"] = self._ffi.from_buffer("float[]", self._arena())
+        return [values[name] for name in names]
 
     def _next_step(self) -> int:
         """The call counter that seeds dropout masks; only advanced under the call lock."""
@@ -199,11 +211,10 @@ class CompiledModel:
         ffi = self._ffi
         args = [ffi.from_buffer("float[]", a) for a in arrays]
         args += [ffi.from_buffer("float[]", o) for o in outputs]
-        arena = ffi.from_buffer("float[]", self._arena())
         with self._call_lock:
             step = self._next_step()
-            forksafe.call(self._lib.smelt_forward, *args, self._params_ptr, self._state_ptr,
-                          arena, step, self._threads)
+            forksafe.call(self._lib.smelt_forward, *args,
+                          *self._extra_values(self._entry_extras, step))
         return outputs[0] if self._single_output else tuple(outputs)
 
     def state_dict(self) -> OrderedDict:
@@ -254,7 +265,7 @@ class CompiledModel:
             where = self.plan.storage_of(node)
             return self._ffi.from_buffer("float[]", buffers[where.base][where.offset:])
 
-        calls = [(k._fn, [pointer(x) for x in spec.node.inputs] + [pointer(spec.node)])
+        calls = [(k._fn, [pointer(x) for x in spec.node.inputs] + [pointer(spec.node)], k._extras)
                  for k, spec in zip(self.kernels, self.plan.kernels)]
         seconds = [[] for _ in calls]
         with self._call_lock:
@@ -263,9 +274,10 @@ class CompiledModel:
             def run_all():
                 for _ in range(repeats):
                     self._state[:] = state      # every pass starts from the state of one call
-                    for (fn, args), times in zip(calls, seconds):
+                    for (fn, args, extras), times in zip(calls, seconds):
+                        extra = self._extra_values(extras, step)
                         start = perf_counter()
-                        fn(*args, self._params_ptr, self._state_ptr, step, self._threads)
+                        fn(*args, *extra)
                         times.append(perf_counter() - start)
             forksafe.call(run_all)
         result = []

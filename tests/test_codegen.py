@@ -263,7 +263,7 @@ def test_templates_dir_has_every_template():
     where = templates_dir()
     assert where.is_dir()
     names = {p.name for p in where.iterdir()}
-    assert {"common.h.j2", "kernel.c.j2", "model.c.j2", "conv2d.c.j2", "eltwise.c.j2"} <= names
+    assert {"common.h.j2", "c.j2", "model.c.j2", "conv2d.c.j2", "eltwise.c.j2"} <= names
     used = {k_spec.template for name in MODELS for k_spec in compiled(name).plan.kernels}
     assert used <= names
 

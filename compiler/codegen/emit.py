@@ -11,8 +11,11 @@ import numpy as np
 from ..arrays import aligned_zeros, run_balanced
 from ..ops.eltwise import SELU_ALPHA, SELU_SCALE
 from .env import render
+from .frame import entry_extras, entry_signature, kernel_call, kernel_signature, kernel_source
 
-KERNEL_ARGS = "const float *params, double *state, uint64_t step, int nthreads"
+#: the function that runs a whole model
+ENTRY = "smelt_forward"
+
 
 
 @dataclass
@@ -21,23 +24,10 @@ class Program:
     state: np.ndarray            # float64 blob of mutable state (running statistics, seeds)
     state_slots: dict            # state_dict prefix -> StateSlot (with its offset)
     calls: list[str]             # the entry point's kernel calls, in order
+    entry_extras: list[str]      # what the entry point takes after its arrays
     cdef: str                    # declarations for cffi
     source: str = ""             # the whole C program, as the user reads it (m.source)
     units: list[str] = field(default_factory=list)   # the same, split for a parallel build
-
-
-def kernel_signature(spec, restrict: bool = False) -> str:
-    r = "restrict " if restrict else ""
-    ins = "".join(f"const float *{r}in{i}, " for i in range(len(spec.in_shapes)))
-    return f"void {spec.name}({ins}float *{r}out, {KERNEL_ARGS})"
-
-
-def entry_signature(n_in: int, n_out: int, restrict: bool) -> str:
-    r = "restrict " if restrict else ""
-    ins = ", ".join(f"const float *{r}in{i}" for i in range(n_in))
-    outs = ", ".join(f"float *{r}out{j}" for j in range(n_out))
-    return (f"{ins}, {outs}, const float *{r}params, double *{r}state, float *{r}arena, "
-            "uint64_t step, int nthreads")
 
 
 def layout_constants(kernels) -> np.ndarray:
@@ -80,15 +70,13 @@ def prepare(plan) -> Program:
     kernels = plan.kernels
     params = layout_constants(kernels)
     state, slots = layout_state(kernels)
-    calls = []
-    for k in kernels:
-        args = [plan.storage_of(i).c_expr() for i in k.node.inputs]
-        args += [plan.storage_of(k.node).c_expr(), "params", "state", "step", "nthreads"]
-        calls.append(f"{k.name}({', '.join(args)})")
+    calls = [kernel_call(k, [plan.storage_of(i).c_expr() for i in k.node.inputs],
+                         plan.storage_of(k.node).c_expr()) for k in kernels]
     n_in, n_out = len(plan.graph.inputs), len(plan.graph.outputs)
-    cdef = "\n".join([kernel_signature(k) + ";" for k in kernels] +
-                     [f"void smelt_forward({entry_signature(n_in, n_out, restrict=False)});"])
-    return Program(params, state, slots, calls, cdef)
+    extras = entry_extras(kernels, plan.arena_floats)
+    cdef = "\n".join([kernel_signature(k, restrict=False) + ";" for k in kernels] +
+                     [entry_signature(ENTRY, n_in, n_out, extras, restrict=False) + ";"])
+    return Program(params, state, slots, calls, extras, cdef)
 
 
 def split(kernels, parts: int) -> list[list]:
@@ -106,7 +94,7 @@ def render_program(plan, program: Program, title: str, version: str) -> None:
     """Run the templates: each kernel's source, the whole program, and its build units."""
     kernels = plan.kernels
     for k in kernels:
-        k.source = render(k.template, k=k).strip("\n")
+        k.source = kernel_source(k)
     n_in, n_out = len(plan.graph.inputs), len(plan.graph.outputs)
     common = render("common.h.j2", version=version, title=title, kernel_count=len(kernels),
                     vector_floats=max(4, plan.vector_floats),
@@ -116,18 +104,13 @@ def render_program(plan, program: Program, title: str, version: str) -> None:
 
     def unit(members, entry: bool, prototypes: bool) -> str:
         return render("model.c.j2", common=common, kernels=members, calls=program.calls,
-                      arena_floats=plan.arena_floats, entry=entry,
-                      prototypes=[kernel_signature(k, restrict=True) for k in kernels
+                      arena_floats=plan.arena_floats,
+                      prototypes=[kernel_signature(k) for k in kernels
                                   if k not in members] if prototypes else [],
-                      entry_args=entry_signature(n_in, n_out, restrict=True))
+                      entry=entry_signature(ENTRY, n_in, n_out, program.entry_extras)
+                      if entry else "")
 
     program.source = unit(kernels, entry=True, prototypes=False)
     groups = split(kernels, parts=min(4, os.cpu_count() or 1) if len(kernels) >= 8 else 1)
     program.units = [unit(g, entry=(i == len(groups) - 1), prototypes=len(groups) > 1)
                      for i, g in enumerate(groups)]
-
-
-def emit(plan, title: str, version: str) -> Program:
-    program = prepare(plan)
-    render_program(plan, program, title, version)
-    return program

@@ -9,6 +9,8 @@ from pathlib import Path
 import jinja2
 
 from ..ops.base import c_float
+from . import cexpr
+from .cformat import wrap_list
 
 
 def templates_dir() -> Path:
@@ -33,7 +35,20 @@ def env() -> jinja2.Environment:
     environment.filters["cfloat"] = c_float
     environment.filters["comment"] = c_comment
     environment.filters["shape"] = lambda s: "x".join(map(str, s))
+    environment.filters["wrap"] = wrap_list
+    environment.globals.update(var=cexpr.var, atom=cexpr.atom, lift=cexpr.lift,
+                               running=running, loop_values=loop_values)
     return environment
+
+
+def running(loops) -> list[tuple[str, int]]:
+    """The (name, count) loops of a nest that run more than once (the ones written out)."""
+    return [(name, count) for name, count in loops if count > 1]
+
+
+def loop_values(loops) -> list:
+    """Each loop's variable as seen in its body: the constant 0 if the loop runs once."""
+    return [cexpr.var(name) if count > 1 else cexpr.lift(0) for name, count in loops]
 
 
 def render(template: str, **context) -> str:

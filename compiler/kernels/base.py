@@ -205,7 +205,7 @@ class KernelSpec:
         its load prologue: its constants join the kernel's, a random op's seed gets a state
         slot."""
         seed = None
-        if getattr(op, "seed", None) is not None:
+        if op.random:
             seed = self.add_state(StateSlot(
                 layer=name, role="seed", key=f"{self.name}.{prefix}",
                 names=("seed",), sizes=(1,), initial=(np.array([op.seed], np.float64),)))
@@ -214,6 +214,16 @@ class KernelSpec:
         steps.insert(0, step) if first else steps.append(step)
         for pname, array in op.params.items():
             self.constant(f"{prefix}_{pname}", array, f"{name} {pname}")
+
+    @property
+    def uses_step(self) -> bool:
+        """A random op draws from this call's number (dropout masks)."""
+        return any(s.seed is not None for s in self.steps + self.prologue_steps)
+
+    @property
+    def parallel(self) -> bool:
+        """The kernel spreads its loop over threads (the lowering decides, by its work)."""
+        return bool(self.ctx.get("parallel"))
 
     @property
     def out_numel(self) -> int:

@@ -143,6 +143,7 @@ def cat(spec: KernelSpec, target) -> bool:
     n_expr = "0" if math.prod(shape) == channels * plane else f"(off / {channels * plane})"
     c_expr = "0" if channels == 1 else f"(off / {plane} % {channels})"
     spec.template = "cat.c.j2"
-    spec.ctx = dict(outer=outer, row=col, parts=parts, n_expr=n_expr, c_expr=c_expr)
+    spec.ctx = dict(outer=outer, row=col, parts=parts, n_expr=n_expr, c_expr=c_expr,
+                    parallel=any(part["parallel"] for part in parts))
     spec.note = f"concatenation along dim {dim}: one row copy per input, threads over rows"
     return True

@@ -54,6 +54,9 @@ class Op:
     absorbs_epilogue = True
     #: an elementwise op whose result depends on the element's batch or channel index
     channel_dependent = False
+    #: draws random numbers: its reference takes the call number `step`, and its kernel reads
+    #: a seed from the model's state and the call number (dropout masks)
+    random = False
     #: the state (a module's state_dict prefix) the op updates when it runs, if any: passes
     #: must keep the updates of one state in program order
     state_key: str | None = None

@@ -177,6 +177,10 @@ class Dropout2dTrain(Elementwise):
         self.p = float(p)
         self.seed = int(seed)
 
+    @property
+    def random(self) -> bool:
+        return 0 < self.p < 1              # p = 0 keeps every plane, p = 1 none
+
     def attrs(self):
         return {"p": self.p}
 
@@ -202,6 +206,8 @@ class Dropout2dTrain(Elementwise):
     def c_apply(self, v, at):
         if self.p >= 1:
             return f"{v} * 0.0f"
+        if self.p <= 0:
+            return v
         scale = c_float(1.0 / (1.0 - self.p))
         return (f"(smelt_plane_hash({at['seed']}, step, {at['n']}, {at['c']}) >= "
                 f"{self.keep_threshold()}u ? {v} * {scale} : {v} * 0.0f)")

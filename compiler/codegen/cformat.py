@@ -1,0 +1,99 @@
+"""Lay out generated C the way a person would: four-space indentation by brace depth.
+
+Templates are written for the structure of the code, not its indentation (a loop that runs
+once is left out, and its body moves up a level); this pass re-indents every line from the
+braces. It knows the little C the templates write: statements, blocks, `for`/`if`/`else`
+with or without braces, block comments and preprocessor lines (kept at column 0).
+"""
+from __future__ import annotations
+
+import re
+
+INDENT = "    "
+_CONTROL = re.compile(r"(for|if|while|else)\b")
+
+
+def reindent(source: str) -> str:
+    """`source` with each line indented by its brace depth; blank runs squeezed to one."""
+    out: list[str] = []
+    levels: list[int] = []        # per open brace, the levels it indents (more under `for (..)`)
+    pending = 0                   # unbraced `for (...)` / `if (...)` lines awaiting their body
+    in_comment = in_macro = False
+    for raw in source.splitlines():
+        if in_macro:               # a preprocessor line continued with a backslash: verbatim
+            out.append(raw.rstrip())
+            in_macro = raw.rstrip().endswith("\\")
+            continue
+        line = raw.strip()
+        if not line:
+            if out and out[-1] != "":
+                out.append("")
+            continue
+        if in_comment:             # continuation lines of a block comment: " * ..." under "/*"
+            out.append(INDENT * (sum(levels) + pending) + " " + line)
+            in_comment = "*/" not in line
+            continue
+        if line.startswith("#"):
+            out.append(line)
+            in_macro = line.endswith("\\")
+            continue
+        code = strip_comments(line)
+        closing = code.startswith("}")
+        extra = pending
+        if closing and levels:
+            extra = levels.pop() - 1     # a brace closes at the column of the line it opened
+        out.append(INDENT * (sum(levels) + extra) + line)
+        if line.startswith("/*") and "*/" not in line:
+            in_comment = True
+        net = code.count("{") - code.count("}") + closing
+        for i in range(max(net, 0)):
+            levels.append(1 + pending if i == 0 else 1)
+        for _ in range(max(-net, 0)):
+            if levels:
+                levels.pop()
+        statement = code.lstrip("} ")
+        if _CONTROL.match(statement) and not code.endswith(("{", ";", "}")):
+            pending += 1
+        elif code:
+            pending = 0
+    while out and out[-1] == "":
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
+def strip_comments(line: str) -> str:
+    """The code of one line: comments and string/char literals' braces do not count."""
+    line = re.sub(r'"(\\.|[^"\\])*"', '""', line)
+    line = re.sub(r"'(\\.|[^'\\])*'", "''", line)
+    line = re.sub(r"/\*.*?\*/", "", line)
+    line = line.split("/*")[0].split("//")[0]
+    return line.strip()
+
+
+def wrap_list(items, indent: int = 4, width: int = 100) -> str:
+    """Comma-separated `items` broken into lines of at most `width` columns (the first line
+    continues whatever precedes it; later ones are indented by `indent`)."""
+    lines, current = [], ""
+    for text in map(str, items):
+        candidate = f"{current}, {text}" if current else text
+        if current and len(candidate) + indent + 2 > width:
+            lines.append(current + ",")
+            current = text
+        else:
+            current = candidate
+    lines.append(current)
+    return ("\n" + " " * indent).join(lines)
+
+
+def wrap_comment(text: str, width: int = 100, lead: str = " * ") -> list[str]:
+    """Words of `text` as comment lines of at most `width` columns, each starting `lead`."""
+    lines, current = [], ""
+    for word in text.split():
+        if current and len(lead) + len(current) + 1 + len(word) > width:
+            lines.append(lead + current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current:
+        lines.append(lead + current)
+    return lines
