@@ -39,5 +39,17 @@ def physical_shape(shape: tuple, layout: Layout) -> tuple:
     return (n, -(-c // layout.v), h, w, layout.v)
 
 
+def offset(layout: Layout, shape: tuple, n, c, h, w):
+    """The float offset of element (n, c, h, w) of a 4-D tensor of logical `shape` stored in
+    `layout`, as a C index expression (the arguments are ints or compiler.codegen.cexpr
+    expressions; a channel given as block * V + lane folds to the block and the lane)."""
+    from .codegen.cexpr import lift
+    _, channels, height, width = shape
+    if not layout.blocked:
+        return ((lift(n) * channels + c) * height + h) * width + w
+    v, c = layout.v, lift(c)
+    return (((lift(n) * -(-channels // v) + c // v) * height + h) * width + w) * v + c % v
+
+
 def physical_numel(shape: tuple, layout: Layout) -> int:
     return numel(physical_shape(shape, layout))

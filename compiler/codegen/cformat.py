@@ -14,7 +14,9 @@ _CONTROL = re.compile(r"(for|if|while|else)\b")
 
 
 def reindent(source: str) -> str:
-    """`source` with each line indented by its brace depth; blank runs squeezed to one."""
+    """`source` with each line indented by its brace depth; blank runs squeezed to one, none
+    just inside braces, and a block that is the whole body of another merged into it."""
+    source = "\n".join(drop_redundant_braces(source.splitlines()))
     out: list[str] = []
     levels: list[int] = []        # per open brace, the levels it indents (more under `for (..)`)
     pending = 0                   # unbraced `for (...)` / `if (...)` lines awaiting their body
@@ -58,7 +60,37 @@ def reindent(source: str) -> str:
             pending = 0
     while out and out[-1] == "":
         out.pop()
-    return "\n".join(out) + "\n"
+    tidy = [line for i, line in enumerate(out)
+            if line or not (i + 1 < len(out) and out[i + 1].lstrip().startswith("}")
+                            or i > 0 and out[i - 1].endswith("{"))]
+    return "\n".join(tidy) + "\n"
+
+
+def drop_redundant_braces(lines: list[str]) -> list[str]:
+    """Remove a bare `{` ... `}` block that directly follows an opening brace and is directly
+    followed by the closing one: `for (..) { { body } }` is `for (..) { body }`."""
+    code = [strip_comments(line) for line in lines]
+    live = [i for i, c in enumerate(code) if c]
+    nxt = {a: b for a, b in zip(live, live[1:])}
+    prev = {b: a for a, b in zip(live, live[1:])}
+    match, stack = {}, []
+    for i in live:
+        if code[i] == "{":
+            stack.append(i)
+        elif code[i] == "}" and stack:
+            match[stack.pop()] = i
+        elif code[i].count("{") != code[i].count("}"):
+            stack.extend([-1] * max(code[i].count("{") - code[i].count("}"), 0))
+            for _ in range(max(code[i].count("}") - code[i].count("{"), 0)):
+                if stack:
+                    stack.pop()
+    drop = set()
+    for open_, close in match.items():
+        before, after = prev.get(open_), nxt.get(close)
+        if before is not None and after is not None and code[before].endswith("{") and \
+                code[after].startswith("}"):
+            drop |= {open_, close}
+    return [line for i, line in enumerate(lines) if i not in drop]
 
 
 def strip_comments(line: str) -> str:
@@ -70,7 +102,7 @@ def strip_comments(line: str) -> str:
     return line.strip()
 
 
-def wrap_list(items, indent: int = 4, width: int = 100) -> str:
+def wrap_list(items, indent: int = 4, width: int = 88) -> str:
     """Comma-separated `items` broken into lines of at most `width` columns (the first line
     continues whatever precedes it; later ones are indented by `indent`)."""
     lines, current = [], ""

@@ -10,7 +10,7 @@ import jinja2
 
 from ..ops.base import c_float
 from . import cexpr
-from .cformat import wrap_list
+from .cformat import wrap_comment, wrap_list
 
 
 def templates_dir() -> Path:
@@ -36,9 +36,18 @@ def env() -> jinja2.Environment:
     environment.filters["comment"] = c_comment
     environment.filters["shape"] = lambda s: "x".join(map(str, s))
     environment.filters["wrap"] = wrap_list
+    environment.filters["c_comment_block"] = comment_block
     environment.globals.update(var=cexpr.var, atom=cexpr.atom, lift=cexpr.lift,
-                               running=running, loop_values=loop_values)
+                               running=running, loop_values=loop_values, plus=cexpr.plus)
     return environment
+
+
+def comment_block(text: str, width: int = 84) -> str:
+    """`/* text */`, sanitised and broken into lines short enough for any indentation."""
+    lines = wrap_comment(c_comment(text), width=width, lead=" * ")
+    if len(lines) == 1:
+        return f"/* {lines[0][3:]} */"
+    return "/* " + lines[0][3:] + "\n" + "\n".join(lines[1:]) + " */"
 
 
 def running(loops) -> list[tuple[str, int]]:
@@ -48,7 +57,7 @@ def running(loops) -> list[tuple[str, int]]:
 
 def loop_values(loops) -> list:
     """Each loop's variable as seen in its body: the constant 0 if the loop runs once."""
-    return [cexpr.var(name) if count > 1 else cexpr.lift(0) for name, count in loops]
+    return [cexpr.var(name, count) if count > 1 else cexpr.lift(0) for name, count in loops]
 
 
 def render(template: str, **context) -> str:

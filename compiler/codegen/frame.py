@@ -7,6 +7,7 @@ and serves the C definition, the cffi declaration and the entry point's call.
 """
 from __future__ import annotations
 
+from .cexpr import plus
 from .cformat import reindent, wrap_comment
 from .env import c_comment, render
 
@@ -98,7 +99,7 @@ def kernel_header(spec) -> str:
 def constant_lines(spec) -> list[str]:
     lines = []
     for c in spec.constants:
-        line = f"const float *restrict {c.cname} = params + {c.offset};"
+        line = f"const float *restrict {c.cname} = {plus('params', c.offset)};"
         note = f"   /* {c_comment(c.note)} */" if c.note else ""
         lines.append(line + (note if len(line) + len(note) <= 96 else ""))
     return lines
@@ -107,6 +108,5 @@ def constant_lines(spec) -> list[str]:
 def kernel_source(spec) -> str:
     """The whole C function of `spec`: its template renders the body."""
     body = render(spec.template, k=spec, cfg=spec.ctx).strip("\n")
-    text = "\n".join([kernel_header(spec), kernel_signature(spec), "{", *constant_lines(spec),
-                      body, "}"])
-    return reindent(text).rstrip("\n")
+    block = reindent("\n".join(["{", *constant_lines(spec), body, "}"]))
+    return "\n".join([kernel_header(spec), kernel_signature(spec), block.rstrip("\n")])

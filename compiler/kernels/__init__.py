@@ -20,7 +20,7 @@ def kernel_nodes(g: Graph) -> list[Node]:
 
 def lower(node: Node, index: int, target, kernels: str = "auto") -> KernelSpec:
     """Build the KernelSpec of `node`: name, fused steps, then the first family that fits."""
-    spec = KernelSpec(name=f"k{index:03d}_{c_identifier(node.name)}", node=node,
+    spec = KernelSpec(name=c_identifier(f"k{index:03d}", node.name), node=node,
                       in_shapes=[i.shape for i in node.inputs], out_shape=node.shape)
     for number, p in enumerate(node.prologue):
         spec.add_step(p.op, [], f"p{number}", p.name, prologue=True)

@@ -24,7 +24,8 @@ from typing import Callable
 import numpy as np
 
 from ..graph import Node
-from ..layout import Layout, physical_shape
+from ..codegen.cexpr import atom, lift
+from ..layout import Layout, offset, physical_shape
 from ..ops.base import Op, numel
 
 Shape = tuple[int, ...]
@@ -170,7 +171,19 @@ class KernelSpec:
         """C statements applying the load prologue (channel-wise ops) to the input value `v`."""
         return self._apply(self.prologue_steps, v, n, c, None)
 
-    def operand_offset(self, name: str, off: str, n: str, c: str, h, w) -> str:
+    def out_offset(self, n, c, h, w):
+        """Where the kernel's result element (n, c, h, w) goes in `out`: its offset in the
+        output's layout, after the store pattern (a PixelShuffle(r) moves channel c of
+        pixel (h, w) to channel c / r^2 of pixel (h*r + c / r % r, w*r + c % r))."""
+        if self.node.store is None:
+            return offset(self.out_layout, self.out_shape, n, c, h, w)
+        r = self.node.store.op.r
+        c = lift(c)
+        return offset(self.out_layout, self.out_shape, n, c // (r * r), lift(h) * r + c // r % r,
+                      lift(w) * r + c % r)
+
+    def operand_offset(self, name: str, off, n, c, h, w):
+        """The offset of the element the epilogue is at in fused operand `name` (in<i>)."""
         index = int(name[2:])
         layout, shape = self.in_layouts[index], self.in_shapes[index]
         if layout == self.out_layout and shape == self.out_shape:
@@ -178,15 +191,11 @@ class KernelSpec:
         if h is None or w is None:
             raise ValueError(f"{self.name}: operand {name} is {layout} but the output is "
                              f"{self.out_layout}, and the template gives no coordinates")
-        _, channels, height, width = shape
-        if layout.blocked:
-            v = layout.v
-            return (f"(((((size_t)({n}) * {-(-channels // v)} + ({c}) / {v}) * {height} + ({h}))"
-                    f" * {width} + ({w})) * {v} + ({c}) % {v})")
-        return f"((((size_t)({n}) * {channels} + ({c})) * {height} + ({h})) * {width} + ({w}))"
+        if isinstance(n, str):          # a template that still spells its indices as text
+            n, c, h, w = (atom(f"({x})") for x in (n, c, h, w))
+        return offset(layout, shape, n, c, h, w)
 
-    def _apply(self, steps: list[Step], v: str, n: str, c: str, off: str | None,
-               h: str | None = None, w: str | None = None) -> str:
+    def _apply(self, steps: list[Step], v: str, n, c, off, h=None, w=None) -> str:
         lines = []
         for step in steps:
             at = {"n": n, "c": c, "off": off, "operands": step.operands,
@@ -195,7 +204,7 @@ class KernelSpec:
                   "param": lambda name, prefix=step.prefix: f"{prefix}_{name}",
                   "seed": f"(uint64_t)state[{step.seed.offset}]" if step.seed else None}
             lines.append(f"{v} = {step.op.c_apply(v, at)};")
-        if off is not None and not any(off in line for line in lines):
+        if isinstance(off, str) and not any(off in line for line in lines):
             lines.insert(0, f"(void)({off});")   # templates declare `off` for steps that read it
         return "\n".join(lines)
 

@@ -149,22 +149,53 @@ def conv2d_blocked(spec: KernelSpec, target) -> bool:
     rb_oc, rb_w = pick_tile(target.isa, ocb_g, ow, kw)
     instances, runs = column_tiles(ow, balanced_widths(ow, rb_w), w, sw, pl, dw, kw)
     kh_lo, kh_hi = row_taps(oh, h, sh, pt, dh, kh)
+    store = node.store.op.r if node.store is not None else 0
     bias = padded_bias(op, ocb * v)
     spec.template = "conv2d_blocked.c.j2"
     spec.constant("weight", pack_weights(op.params["weight"], g, v, icv, blocked_in,
                                          pieces if arity > 1 else None),
                   f"{ocb}x{icb_g}x{kh}x{kw}x{icv}x{v} packed")
     spec.constant("bias", bias, f"{oc} (+{ocb * v - oc} zero lanes)")
-    store = node.store.op.r if node.store is not None else 0
+    row_floats = w * (v if blocked_in else 1)
     spec.ctx = dict(
-        v=v, n=n, ic=ic, h=h, w=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, dh=dh,
-        dw=dw, pt=pt, pl=pl, icv=icv, icb_g=icb_g, icb_total=-(-ic // v),
-        pieces=[(start, -(-p // v)) for start, p in zip(piece_starts, pieces)],
-        ocb=ocb, ocb_g=ocb_g, rb_oc=rb_oc, rb_w=rb_w, instances=instances, runs=runs,
-        kh_lo=kh_lo, kh_hi=kh_hi, blocked_in=blocked_in, out_mode="blocked" if
-        out_layout.blocked else ("shuffle" if store else "nchw"), r=store,
-        ob_stride=icb_g * kh * kw * icv * v, parallel=parallel_if(spec.flops))
+        v=v, n=n, oh=oh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw, pt=pt, pl=pl,
+        # work items: (image, group of tile_blocks output channel blocks, output row)
+        block_groups=ocb // rb_oc, tile_blocks=rb_oc,
+        # input: channel blocks read per work item, where image n's (and group's) begin
+        in_blocks=icb_g, blocked_in=blocked_in, plane=h * w * v,
+        image_floats=(-(-ic // v) * h * w * v) if blocked_in else ic * h * w,
+        group_blocks=ocb_g // rb_oc if g > 1 else 0, group_floats=icb_g * h * w * v,
+        pieces=[dict(first=start, blocks=-(-p // v), image_floats=-(-p // v) * h * w * v)
+                for start, p in zip(piece_starts, pieces)],
+        row_floats=row_floats, channel_floats=1 if blocked_in else h * w,
+        # weights: [output block][input block][kh][kw][input channel][V]
+        icv=icv, block_weights=icb_g * kh * kw * icv * v, in_block_weights=kh * kw * icv * v,
+        unroll_channels=4,
+        kernel_rows=uniform_range(kh_lo, kh_hi), kh_lo=kh_lo, kh_hi=kh_hi,
+        variants=[dict(width=width, valid=valid) for width, valid in instances],
+        runs=[dict(variant=index, first=start, count=count, width=instances[index][0],
+                   comment=run_comment(start, count, *instances[index], kw))
+              for index, start, count in runs],
+        parallel=parallel_if(spec.flops))
     spec.note = (f"{in_layout} -> {out_layout if not store else f'NCHW via PixelShuffle({store})'}"
                  f", tile {rb_w} px x {rb_oc} blocks of {v}, {len(instances)} tile variants, "
                  f"threads over (n, block group, row)")
     return True
+
+
+def uniform_range(lo: list[int], hi: list[int]) -> tuple[int, int] | None:
+    """(first, count) when every output row reads the same kernel rows, else None (a table)."""
+    if len(set(lo)) == 1 and len(set(hi)) == 1:
+        return lo[0], hi[0] - lo[0]
+    return None
+
+
+def run_comment(start: int, count: int, width: int, valid: tuple, kw: int) -> str:
+    """What a run of tiles covers, and which kernel columns its border tiles leave out."""
+    text = f"pixels {start}..{start + count * width - 1}: {count} tile{'s' * (count > 1)} " \
+        f"of {width}"
+    for t in range(kw):
+        if len(valid[t]) != width:
+            pixels = ",".join(map(str, valid[t])) or "none"
+            text += f", kernel column {t} only for tile pixels {pixels}"
+    return text
