@@ -182,6 +182,10 @@ class KernelSpec:
         return offset(self.out_layout, self.out_shape, n, c // (r * r), lift(h) * r + c // r % r,
                       lift(w) * r + c % r)
 
+    def in_offset(self, index: int, n, c, h, w):
+        """The offset of element (n, c, h, w) of input `index` in its own layout."""
+        return offset(self.in_layouts[index], self.in_shapes[index], n, c, h, w)
+
     def operand_offset(self, name: str, off, n, c, h, w):
         """The offset of the element the epilogue is at in fused operand `name` (in<i>)."""
         index = int(name[2:])
