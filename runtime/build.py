@@ -30,6 +30,7 @@ KERNEL_FLAGS = (
     "-fno-math-errno",       # expf/sqrtf never set errno, so they can inline as instructions
     "-fno-trapping-math",    # we never unmask FP exceptions, so no trap needs preserving
     "-Wall", "-Wextra",
+    "-Werror=implicit-function-declaration",   # a C helper an op forgot fails the build
 )
 X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "i386")
 #: -march per ISA: "native" is this machine; the others can be built (and run) on any x86-64

@@ -27,6 +27,5 @@ def lower_elementwise(spec: KernelSpec, target) -> bool:
     return True
 
 
-for _op in (eltwise.Add, eltwise.Copy, eltwise.ReLU, eltwise.LeakyReLU, eltwise.Sigmoid,
-            eltwise.Tanh, eltwise.ELU, eltwise.SELU, eltwise.ChannelAffine, eltwise.Dropout2dTrain):
+for _op in eltwise.Elementwise.registry.values():      # every elementwise op, as it is defined
     register(_op, "eltwise", blocked=True, accepts=same_layout_everywhere)(lower_elementwise)

@@ -1,5 +1,6 @@
 """compiler.nn: layers with torch.nn's names, signatures, defaults and parameter layout."""
-from .activation import ELU, SELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from . import activation
+from .activation import *  # noqa: F401,F403  (Softmax and a layer per activation op)
 from .conv import Conv2d, ConvTranspose2d
 from .dropout import Dropout2d
 from .linear import Linear
@@ -9,6 +10,5 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .shape import Flatten, PixelShuffle, Upsample
 
 __all__ = ["Module", "Sequential", "ModuleList", "Identity", "Conv2d", "ConvTranspose2d",
-           "BatchNorm2d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "ELU", "SELU", "Softmax",
-           "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Dropout2d", "Linear", "Flatten",
-           "Upsample", "PixelShuffle"]
+           "BatchNorm2d", *activation.__all__, "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+           "Dropout2d", "Linear", "Flatten", "Upsample", "PixelShuffle"]

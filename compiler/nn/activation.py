@@ -1,71 +1,58 @@
-"""Activations and Softmax, as torch.nn."""
+"""Activations and Softmax, as torch.nn. The activation layers are made from the elementwise
+ops that declare themselves torch.nn layers (compiler/ops/eltwise.py): one place per op."""
 from __future__ import annotations
 
+import inspect
 import warnings
 
 from .. import ops
 from ..errors import ShapeError
 from ..graph import current_tracer
 from ..ops.shape import normalize_dim
+from ..ops.eltwise import checked
 from . import _args as A
 from .module import Module, emit, emit_maybe_inplace
 
 
-class _Activation(Module):
-    def __init__(self, inplace: bool = False):
-        super().__init__()
-        self.inplace = A.boolean(type(self).__name__, "inplace", inplace)
+def layer_class(op: type) -> type:
+    """The torch.nn-style layer of elementwise op `op` (an ops.Activation): its constructor
+    takes the op's arguments (then `inplace` where torch has it), checks them, and its
+    forward applies the op."""
+    arguments = list(op.arguments) + (["inplace"] if op.takes_inplace else [])
+    defaults = dict(op.arguments, inplace=False)
 
-    def op(self):
-        return getattr(ops, type(self).__name__)()
+    def __init__(self, *args, **kwargs):
+        Module.__init__(self)
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        for name in arguments:
+            value = bound.arguments[name]
+            setattr(self, name, checked(op.__name__, name, value, defaults[name]))
 
     def forward(self, x):
-        return emit_maybe_inplace(self.inplace, self.op(), x)
+        step = op(**{name: getattr(self, name) for name in op.arguments})
+        return emit_maybe_inplace(getattr(self, "inplace", False), step, x)
 
     def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
+        shown = [f"{name}={getattr(self, name)}" for name in op.arguments]
+        return ", ".join(shown + (["inplace=True"] if getattr(self, "inplace", False) else []))
+
+    members = {"forward": forward, "extra_repr": extra_repr, "__doc__": op.__doc__,
+               "__module__": __name__, "__qualname__": op.__name__}
+    if arguments:                       # torch's arg-less layers keep Module's constructor
+        signature = inspect.Signature(
+            [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)] +
+            [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                               default=defaults[name]) for name in arguments])
+        __init__.__signature__ = signature
+        members["__init__"] = __init__
+    return type(op.__name__, (Module,), members)
 
 
-class ReLU(_Activation):
-    """max(x, 0); NaN stays NaN."""
-
-
-class SELU(_Activation):
-    pass
-
-
-class LeakyReLU(_Activation):
-    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
-        super().__init__(inplace)
-        self.negative_slope = A.real("LeakyReLU", "negative_slope", negative_slope)
-
-    def op(self):
-        return ops.LeakyReLU(self.negative_slope)
-
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
-
-
-class ELU(_Activation):
-    def __init__(self, alpha: float = 1.0, inplace: bool = False):
-        super().__init__(inplace)
-        self.alpha = A.real("ELU", "alpha", alpha)
-
-    def op(self):
-        return ops.ELU(self.alpha)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
-
-
-class Sigmoid(Module):
-    def forward(self, x):
-        return emit(ops.Sigmoid(), x)
-
-
-class Tanh(Module):
-    def forward(self, x):
-        return emit(ops.Tanh(), x)
+#: one layer per activation op (ReLU, LeakyReLU, Sigmoid, Tanh, ELU, SELU, ...)
+LAYERS = {name: layer_class(op) for name, op in ops.eltwise.Elementwise.registry.items()
+          if issubclass(op, ops.eltwise.Activation)}
+globals().update(LAYERS)
 
 
 class Softmax(Module):
@@ -94,3 +81,6 @@ class Softmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+__all__ = [*LAYERS, "Softmax"]

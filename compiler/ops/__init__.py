@@ -1,8 +1,8 @@
 """Ops: one file per family, each op described once (shape rule, NumPy reference, pattern)."""
+from . import eltwise
 from .base import Op, OpShapeError, Pattern
 from .conv import Conv2d, ConvTranspose2d, Pad
-from .eltwise import (ELU, SELU, Add, ChannelAffine, Copy, Dropout2dTrain, LeakyReLU, ReLU, Sigmoid,
-                      Tanh)
+from .eltwise import *  # noqa: F401,F403  (every elementwise op, by its registry name)
 from .layout import Reorder
 from .linear import Linear
 from .norm import BatchNorm2d
@@ -10,7 +10,6 @@ from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .shape import Cat, Flatten, PixelShuffle, Upsample
 from .softmax import Softmax
 
-__all__ = ["Op", "OpShapeError", "Pattern", "Conv2d", "ConvTranspose2d", "Pad", "Add", "Copy", "ReLU",
-           "LeakyReLU", "Sigmoid", "Tanh", "ELU", "SELU", "ChannelAffine", "Dropout2dTrain",
+__all__ = ["Op", "OpShapeError", "Pattern", "Conv2d", "ConvTranspose2d", "Pad", *eltwise.__all__,
            "Linear", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Cat",
            "Flatten", "PixelShuffle", "Upsample", "Softmax", "Reorder"]

@@ -1,9 +1,15 @@
 """Elementwise ops: activations, residual add, per-channel affine and dropout masks.
 
-Each can run as its own kernel or fuse into the store of the kernel that produces its
-input; `c_apply` is the C expression for one element (helpers live in common.h.j2).
+Each op is described once, here: its shape rule, NumPy reference and the C expression that
+applies it to one element (`c_apply`, built from the primitives of templates/common.h.j2).
+Every elementwise op runs as its own kernel or fuses into the store of the kernel that
+produces its input. An `Activation` is also a torch.nn layer of the same name: compiler.nn
+builds the layer from its `arguments`, so adding an activation is this one class (plus a row
+in tests/cases/activation.py).
 """
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
@@ -11,12 +17,61 @@ from .base import Op, OpShapeError, Pattern, c_float
 
 
 class Elementwise(Op):
+    """y[i] = f(x[i], operands[i], per-channel constants): same shape in and out."""
+
     pattern = Pattern.ELEMWISE
+    #: every concrete elementwise op, by name (the eltwise kernel family runs them all)
+    registry: dict[str, type] = {}
+    #: an intermediate base class, not an op
+    abstract = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("abstract"):
+            return
+        missing = [m for m in ("reference", "c_apply") if getattr(cls, m) is getattr(Op, m)]
+        if missing:
+            raise TypeError(f"elementwise op {cls.__name__} must define {' and '.join(missing)}"
+                            "() (see compiler/ops/eltwise.py)")
+        Elementwise.registry[cls.__name__] = cls
 
     def infer_shape(self, x, *others):
         for other in others:
             self.require(other == x, f"operands must have the same shape, got {x} and {other}")
         return x
+
+
+class Activation(Elementwise):
+    """An elementwise op that is also the torch.nn layer of its name, built by compiler.nn
+    from `arguments`: its constructor arguments besides `inplace`, in torch's order, with
+    torch's defaults (a float default takes any real number, a bool one a bool)."""
+
+    abstract = True
+    arguments: dict = {}
+    #: torch's layer takes `inplace` (last, default False)
+    takes_inplace = True
+
+    def __init__(self, *args, **kwargs):
+        names = list(self.arguments)
+        if len(args) > len(names) or set(kwargs) - set(names):
+            raise TypeError(f"{self.kind} takes {', '.join(names) or 'no arguments'}")
+        values = dict(self.arguments, **dict(zip(names, args)), **kwargs)
+        for name, value in values.items():
+            setattr(self, name, checked(self.kind, name, value, self.arguments[name]))
+
+    def attrs(self):
+        return {name: getattr(self, name) for name in self.arguments}
+
+
+def checked(layer: str, name: str, value, default):
+    """`value` as the type of `default`, or a TypeError naming the layer and argument."""
+    if isinstance(default, bool):
+        if not isinstance(value, (bool, int)) or value not in (0, 1):
+            raise TypeError(f"{layer}: {name} must be a bool, got {value!r}")
+        return bool(value)
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{layer}: {name} must be a number, got {value!r}")
+    return float(value)
 
 
 class Add(Elementwise):
@@ -44,7 +99,7 @@ class Copy(Elementwise):
         return v
 
 
-class ReLU(Elementwise):
+class ReLU(Activation):
     """max(x, 0) that lets NaN through, as PyTorch does."""
 
     def reference(self, x):
@@ -54,12 +109,10 @@ class ReLU(Elementwise):
         return f"smelt_relu({v})"
 
 
-class LeakyReLU(Elementwise):
-    def __init__(self, negative_slope: float):
-        self.negative_slope = float(negative_slope)
+class LeakyReLU(Activation):
+    """x if x > 0 else negative_slope * x."""
 
-    def attrs(self):
-        return {"negative_slope": self.negative_slope}
+    arguments = {"negative_slope": 0.01}
 
     def reference(self, x):
         slope = np.float32(self.negative_slope)
@@ -70,7 +123,11 @@ class LeakyReLU(Elementwise):
         return f"smelt_leaky_relu({v}, {c_float(self.negative_slope)})"
 
 
-class Sigmoid(Elementwise):
+class Sigmoid(Activation):
+    """1 / (1 + e^-x)."""
+
+    takes_inplace = False
+
     def reference(self, x):
         with np.errstate(over="ignore"):
             return (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
@@ -79,7 +136,11 @@ class Sigmoid(Elementwise):
         return f"smelt_sigmoid({v})"
 
 
-class Tanh(Elementwise):
+class Tanh(Activation):
+    """tanh(x)."""
+
+    takes_inplace = False
+
     def reference(self, x):
         return np.tanh(x.astype(np.float64)).astype(np.float32)
 
@@ -87,14 +148,10 @@ class Tanh(Elementwise):
         return f"smelt_tanh({v})"
 
 
-class ELU(Elementwise):
+class ELU(Activation):
     """x if x > 0 else alpha * (exp(x) - 1)."""
 
-    def __init__(self, alpha: float):
-        self.alpha = float(alpha)
-
-    def attrs(self):
-        return {"alpha": self.alpha}
+    arguments = {"alpha": 1.0}
 
     def reference(self, x):
         x64 = x.astype(np.float64)
@@ -109,7 +166,7 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-class SELU(Elementwise):
+class SELU(Activation):
     """scale * (x if x > 0 else alpha * (exp(x) - 1)) with the constants of Klambauer et al."""
 
     def reference(self, x):
@@ -213,5 +270,4 @@ class Dropout2dTrain(Elementwise):
                 f"{self.keep_threshold()}u ? {v} * {scale} : {v} * 0.0f)")
 
 
-__all__ = ["Add", "Copy", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "ELU", "SELU", "ChannelAffine",
-           "Dropout2dTrain", "OpShapeError"]
+__all__ = ["Elementwise", "Activation", *Elementwise.registry, "OpShapeError"]
