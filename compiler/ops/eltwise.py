@@ -179,6 +179,16 @@ class SELU(Activation):
         return f"smelt_selu({v})"
 
 
+class Hardswish(Activation):
+    """x * relu6(x + 3) / 6, as PyTorch computes it (NaN stays NaN)."""
+
+    def reference(self, x):
+        return (x * np.clip(x + np.float32(3), 0, 6) / np.float32(6)).astype(np.float32)
+
+    def c_apply(self, v, at):
+        return f"{v} * smelt_clamp({v} + 3.0f, 0.0f, 6.0f) / 6.0f"
+
+
 class ChannelAffine(Elementwise):
     """y = x * scale[c] + shift[c]: an eval-mode BatchNorm2d with no convolution to fold into."""
 

@@ -21,6 +21,7 @@ ACTIVATIONS = [
     ("elu", "nn.ELU()"),
     ("elu_0p3", "nn.ELU(alpha=0.3)"),
     ("selu", "nn.SELU()"),
+    ("hardswish", "nn.Hardswish()"),
 ]
 
 CASES = [Case(f"act_{name}_{data}", spec, SHAPE, data=data)
