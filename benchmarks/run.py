@@ -9,7 +9,7 @@ Then the workers take turns, round by round in rotating order, each running one 
 (back-to-back calls for Settings.batch_seconds) while the others wait idle on their pipe; a
 short pause between batches lets OpenMP and ONNX Runtime threads stop spinning. Medians are
 over all calls of all rounds. % peak compares smelt's GFLOP/s (m.plan.total_flops per call)
-with the FMA peak that smelt's own generated kernel (runtime/peak.py) reaches in the same run.
+with the FMA peak that smelt's own generated kernel (compiler/peak.py) reaches in the same run.
 The CPU time other processes take while a configuration is timed is recorded (other_load).
 
 Writes benchmarks/results/<timestamp>.json and latest.json (settings, machine, versions,

@@ -130,7 +130,7 @@ class Smelt(Runner):
                             for name, layers, ms, gflops in rows]}
 
     def peak(self, req) -> dict:
-        from runtime.peak import fma_kernel, measure_fma_peak
+        from compiler.peak import fma_kernel, measure_fma_peak
         gflops = {str(t): measure_fma_peak(t, seconds=req["seconds"], repeats=req["repeats"])
                   for t in req["threads"]}
         _, flops, source = fma_kernel(None)

@@ -1,10 +1,14 @@
 """compile(): trace -> plan -> emit C -> build (or load from the cache) -> CompiledModel."""
 from __future__ import annotations
 
+from runtime import build, cache
+from runtime.model import CompiledModel
+from runtime.threads import check_threads, default_threads
+from runtime.version import __version__
+
 from .codegen.emit import prepare, render_program
 from .codegen.fingerprint import fingerprint
 from .graph import Graph, normalize_input_shapes, trace
-from .limits import check_threads
 from .nn.module import Module
 from .planner import plan as make_plan
 from .target import Target
@@ -22,9 +26,6 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
     isa: "avx512", "avx2" or "generic" to target a narrower machine than this one.
     sanitize: build with AddressSanitizer + UBSan (default: $SMELT_SANITIZE).
     """
-    from runtime import build
-    from runtime.model import CompiledModel, default_threads
-
     if kernels not in KERNEL_CHOICES:
         raise ValueError(f"kernels={kernels!r} is not supported; supported: "
                          + ", ".join(map(repr, KERNEL_CHOICES)))
@@ -57,9 +58,6 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
 def build_program(plan, title: str, isa: str, sanitize: bool):
     """The loaded library of `plan` and its Program. A plan seen before (same fingerprint)
     skips the templates and the C compiler: its sources and binary come from the cache."""
-    from runtime import cache
-    from runtime.version import __version__
-
     program = prepare(plan)
     key = fingerprint(plan, program.calls, title, __version__, cache.build_identity(isa, sanitize))
     library = cache.lookup(key)

@@ -1,8 +1,7 @@
 """The errors smelt raises. Each names the layer it is about and the cause."""
+from runtime.errors import CompileError, SmeltError
 
-
-class SmeltError(Exception):
-    """Base class of every error smelt raises on purpose."""
+__all__ = ["SmeltError", "CompileError", "UnsupportedArgumentError", "ShapeError", "TraceError"]
 
 
 class UnsupportedArgumentError(SmeltError, ValueError):
@@ -16,6 +15,3 @@ class ShapeError(SmeltError, ValueError):
 class TraceError(SmeltError, TypeError):
     """`forward` did something tracing cannot follow (e.g. used a value that is not a tensor)."""
 
-
-class CompileError(SmeltError, RuntimeError):
-    """The C compiler rejected generated code; the message carries its output and the source path."""

@@ -1,4 +1,4 @@
-"""Size and thread limits, all in one place.
+"""Size limits, all in one place (the thread count's are in runtime/threads.py).
 
 Absurd sizes are refused before anything does work or allocates memory in proportion to
 them: layer arguments when the layer is constructed, every tensor's shape as it is traced,
@@ -8,7 +8,6 @@ from planning, not from any one machine, so a model compiles (or not) the same e
 from __future__ import annotations
 
 import math
-import os
 
 #: The generated C counts loops and indexes inside a tensor with `int` (sizes are literals).
 INT_MAX = 2**31 - 1
@@ -34,9 +33,6 @@ MAX_PARAM_BYTES = 2**32
 #: The arena of intermediate tensors, allocated per calling thread: past 64 GiB a call
 #: could only fail to allocate it.
 MAX_ARENA_BYTES = 2**36
-#: OpenMP threads per CPU this process may run on: more only oversubscribes, and a huge
-#: count makes libgomp allocate per-thread state for all of them (and abort).
-THREADS_PER_CPU = 4
 
 
 def padded(channels: int) -> int:
@@ -61,25 +57,3 @@ def shape_problem(shape) -> str | None:
         return (f"it would have {padded_numel(shape)} elements (channels padded to blocks of "
                 f"{BLOCK}); at most {MAX_ELEMENTS} are supported (a C int indexes them)")
     return None
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask), else all of them."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
-def max_threads() -> int:
-    return THREADS_PER_CPU * available_cpus()
-
-
-def check_threads(value, what: str = "threads") -> int:
-    """`value` if it is a thread count in 1..max_threads(), else a ValueError naming `what`
-    (the option or the environment variable) and the allowed range."""
-    top = max_threads()
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
-        raise ValueError(f"{what} must be an int from 1 to {top} ({THREADS_PER_CPU} per CPU "
-                         f"this process may run on), got {value!r}")
-    return value

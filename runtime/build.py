@@ -18,7 +18,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from compiler.errors import CompileError
+from .errors import CompileError
 
 # Every flag, and why. Never -ffast-math / -Ofast: they let the compiler drop NaN checks
 # (PyTorch propagates NaN through ReLU and max-pool) and may set flush-to-zero process-wide.

@@ -31,8 +31,8 @@ from pathlib import Path
 import cffi
 import platformdirs
 
-from compiler.errors import CompileError
-from compiler.target import cpu_flags
+from .errors import CompileError
+from .cpu import cpu_flags
 
 from . import build
 from .version import __version__

@@ -14,12 +14,10 @@ from collections import OrderedDict
 
 import numpy as np
 
-from compiler.arrays import aligned_empty, carve, run_balanced
-from compiler.limits import check_threads
+from .arrays import aligned_empty, carve, run_balanced
 
 from . import forksafe
-from compiler.codegen.frame import extra_args
-
+from .threads import check_threads, default_threads  # noqa: F401
 from .layouts import to_blocked, to_nchw
 
 
@@ -31,26 +29,13 @@ def source_shape(node) -> tuple:
 
 
 def snapshot(state_dict: dict) -> OrderedDict:
-    """Copies of every array, all in one allocation (cheap to fill: see compiler.arrays)."""
+    """Copies of every array, all in one allocation (cheap to fill: see runtime/arrays.py)."""
     arrays = {k: np.asarray(v) for k, v in state_dict.items()}
     copies = carve([(a.shape, a.dtype) for a in arrays.values()])
     run_balanced([functools.partial(np.copyto, copy, a)
                   for a, copy in zip(arrays.values(), copies)],
                  [a.nbytes for a in arrays.values()])
     return OrderedDict(zip(arrays, copies))
-
-
-def default_threads() -> int:
-    """$SMELT_NUM_THREADS (checked like the `threads` option), else the physical cores."""
-    from compiler.target import physical_cores
-    env = os.environ.get("SMELT_NUM_THREADS")
-    if env:
-        try:
-            value = int(env)
-        except ValueError:
-            value = env                   # not a number: check_threads refuses it
-        return check_threads(value, "SMELT_NUM_THREADS")
-    return physical_cores()
 
 
 def check_array(what: str, x, shape: tuple) -> np.ndarray:
@@ -88,7 +73,7 @@ class Kernel:
         self._sources = [source_shape(i) for i in spec.node.inputs]
         self._out_vector = spec.out_layout.v if spec.out_layout.blocked else 0
         self._fn = getattr(model._lib, spec.name)
-        self._extras = extra_args(spec)      # what the kernel takes after its arrays
+        self._extras = spec.call_args        # what the kernel takes after its arrays
 
     def __call__(self, *arrays: np.ndarray) -> np.ndarray:
         expected = len(self.in_shapes) + 1

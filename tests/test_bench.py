@@ -8,7 +8,7 @@ import pytest
 
 import compiler
 from benchmarks import run, suite
-from runtime.peak import measure_fma_peak
+from compiler.peak import measure_fma_peak
 
 from .nets import NETWORKS
 

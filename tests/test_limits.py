@@ -13,7 +13,7 @@ import compiler
 from compiler import limits, nn
 from compiler.errors import ShapeError, UnsupportedArgumentError
 from compiler.planner import plan
-from runtime.model import default_threads
+from runtime.threads import default_threads, max_threads
 
 #: far above what any refusal needs, far below a hang (minutes)
 ALARM_SECONDS = 10
@@ -180,7 +180,7 @@ def test_compile_threads_bounds(bad):
 
 
 def test_largest_thread_count_runs(small):
-    small.threads = limits.max_threads()
+    small.threads = max_threads()
     x = np.ones((1, 2, 6, 6), np.float32)
     y = small(x)
     small.threads = 1
@@ -198,7 +198,7 @@ def test_threads_environment_variable_bounds(monkeypatch, bad):
 
 
 def test_threads_environment_variable_in_range(monkeypatch):
-    monkeypatch.setenv("SMELT_NUM_THREADS", str(limits.max_threads()))
-    assert default_threads() == limits.max_threads()
+    monkeypatch.setenv("SMELT_NUM_THREADS", str(max_threads()))
+    assert default_threads() == max_threads()
     monkeypatch.setenv("SMELT_NUM_THREADS", "")
-    assert 1 <= default_threads() <= limits.max_threads()
+    assert 1 <= default_threads() <= max_threads()

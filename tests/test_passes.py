@@ -108,7 +108,7 @@ def test_fold_bn_rounds_once_from_float64_on_large_weights(transposed):
 
 
 def test_run_balanced_runs_every_task_once_and_reraises():
-    from compiler.arrays import run_balanced
+    from runtime.arrays import run_balanced
     counts = [0] * 50
     tasks = [lambda i=i: counts.__setitem__(i, counts[i] + 1) for i in range(50)]
     run_balanced(tasks, [1 << 20] * 50)
@@ -307,7 +307,7 @@ def test_plan_table_and_dot():
     assert m.plan.arena_bytes % 64 == 0
     dot = m.plan.to_dot()
     assert dot.startswith("digraph") and all(k.name in dot for k in m.kernels)
-    assert "in0 -> k000" in dot and "k001_n3 -> out0" in dot
+    assert "in0 -> k000" in dot and "k001_3 -> out0" in dot
 
 
 def test_dot_escapes_hostile_names():

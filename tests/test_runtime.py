@@ -357,9 +357,9 @@ def test_single_output_tuple_of_one():
 
 
 def test_carved_arrays_are_aligned_disjoint_and_typed():
-    """compiler.arrays.carve (BN folding, the state_dict snapshot): each array 64-byte aligned,
+    """runtime.arrays.carve (BN folding, the state_dict snapshot): each array 64-byte aligned,
     of its own shape and dtype, none overlapping another."""
-    from compiler.arrays import carve
+    from runtime.arrays import carve
     specs = [((3, 5), np.float32), ((7,), np.float64), ((0,), np.float32), ((2, 3, 1), np.int64),
              ((17,), np.float32)]
     arrays = carve(specs)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..arrays import aligned_zeros, run_balanced
+from runtime.arrays import aligned_zeros, run_balanced
 from ..ops.eltwise import SELU_ALPHA, SELU_SCALE
 from .env import render
 from .frame import entry_extras, entry_signature, kernel_call, kernel_signature, kernel_source

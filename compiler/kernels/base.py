@@ -25,6 +25,7 @@ import numpy as np
 
 from ..graph import Node
 from ..codegen.cexpr import atom, lift
+from ..codegen.frame import extra_args
 from ..layout import Layout, offset, physical_shape
 from ..ops.base import Op, numel
 
@@ -227,6 +228,12 @@ class KernelSpec:
         steps.insert(0, step) if first else steps.append(step)
         for pname, array in op.params.items():
             self.constant(f"{prefix}_{pname}", array, f"{name} {pname}")
+
+    @property
+    def call_args(self) -> list[str]:
+        """What the kernel takes after its arrays (params, state, step, nthreads; see
+        compiler/codegen/frame.py)."""
+        return extra_args(self)
 
     @property
     def uses_step(self) -> bool:

@@ -5,7 +5,7 @@ import functools
 
 import numpy as np
 
-from ..arrays import carve, run_balanced
+from runtime.arrays import carve, run_balanced
 from ..graph import Graph
 from ..ops import BatchNorm2d, Conv2d, ConvTranspose2d
 

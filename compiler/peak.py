@@ -4,7 +4,7 @@ The kernel goes through the same Jinja environment, cffi build and disk cache as
 the same flags, so "% of peak" compares a model's kernels with the best that generated code
 gets out of the vector units on this machine:
 
-    from runtime.peak import measure_fma_peak
+    from compiler.peak import measure_fma_peak
     measure_fma_peak(1), measure_fma_peak(2)      # GFLOP/s on 1 and 2 threads
 """
 from __future__ import annotations
@@ -14,11 +14,11 @@ import time
 
 import numpy as np
 
-from compiler.codegen.env import render
-from compiler.limits import check_threads
-from compiler.target import Target
+from runtime import cache
+from runtime.threads import check_threads
 
-from . import cache
+from .codegen.env import render
+from .target import Target
 
 #: independent vector accumulators per thread: enough to hide the FMA latency on two ports
 #: (4 cycles x 2 ports = 8 in flight), as many as the register file holds with room to spare
