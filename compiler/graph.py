@@ -112,7 +112,8 @@ class Graph:
         self.outputs = [new if o is old else o for o in self.outputs]
 
     def copy(self) -> Graph:
-        """A deep copy of the structure; ops are copied shallowly (passes replace arrays, never mutate)."""
+        """A deep copy of the structure; ops are copied shallowly (passes replace arrays, never
+        mutate them)."""
         memo: dict[int, Node] = {}
 
         def clone(node: Node) -> Node:
@@ -265,11 +266,13 @@ def current_tracer() -> Tracer | None:
 
 
 def normalize_input_shapes(input_shape) -> tuple[list[Shape], bool]:
-    """`(1, 3, 8, 8)` -> one input; `[(1, 3, 8, 8), (1, 4)]` -> several. Returns (shapes, several)."""
+    """`(1, 3, 8, 8)` -> one input; `[(1, 3, 8, 8), (1, 4)]` -> several.
+    Returns (shapes, several)."""
     def as_shape(s) -> Shape:
         if not isinstance(s, (tuple, list)) or not all(
                 isinstance(d, int) and not isinstance(d, bool) for d in s):
-            raise TypeError(f"input_shape must be a tuple of ints or a list of such tuples, got {s!r}")
+            raise TypeError("input_shape must be a tuple of ints or a list of such tuples, "
+                            f"got {s!r}")
         if any(d <= 0 for d in s):
             raise ValueError(f"input_shape {tuple(s)} has a dimension <= 0")
         if (problem := shape_problem(s)) is not None:

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import shutil
-import subprocess
 from pathlib import Path
 
+from . import plan_picture
 from .graph import Graph, Node, format_shape
 from .kernels.base import KernelSpec
-from .memory import Storage, resolve
+from .memory import Storage
 from .ops.base import numel
 
 
@@ -67,68 +65,11 @@ class Plan:
 
     __repr__ = __str__
 
-    # --- pictures -----------------------------------------------------------------------------
-    def edges(self) -> list[tuple[str, str]]:
-        """(producer, consumer) pairs between kernels and graph inputs/outputs, by buffer:
-        a kernel reading a cat or a view depends on every kernel that wrote into it."""
-        writers: dict[int, list[str]] = {}
-        for i, node in enumerate(self.graph.inputs):
-            writers.setdefault(id(node), []).append(f"in{i}")
-        pairs = []
-        for k in self.kernels:
-            for x in k.node.inputs:
-                for w in writers.get(id(resolve(x)[0]), []):
-                    if (w, k.name) not in pairs:
-                        pairs.append((w, k.name))
-            writers.setdefault(id(resolve(k.node)[0]), []).append(k.name)
-        for j, node in enumerate(self.graph.outputs):
-            for w in writers.get(id(resolve(node)[0]), []):
-                pairs.append((w, f"out{j}"))
-        return pairs
-
+    # --- pictures (compiler/plan_picture.py) ---------------------------------------------------
     def to_dot(self) -> str:
         """The kernel graph in Graphviz DOT: one box per kernel listing its fused layers."""
-        def quote(text: str) -> str:
-            return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-        lines = ["digraph plan {", "  rankdir=TB;",
-                 '  node [shape=box, fontname="Helvetica", fontsize=10];']
-        for i, node in enumerate(self.graph.inputs):
-            lines.append(f"  in{i} [shape=ellipse, label={quote(f'input {i}: ' + format_shape(node.shape))}];")
-        for k in self.kernels:
-            rows = [f"{layer} ({kind})" for layer, kind in zip(k.layers, k.kinds)]
-            if k.node.slice_of is not None:
-                rows.append(f"writes into its slice of {k.node.slice_of[0].name}")
-            rows.append(f"{format_shape(k.out_shape)}, {k.flops / 1e6:.1f} MFLOP")
-            label = "\\n".join([k.name] + [quote(row)[1:-1] for row in rows])
-            lines.append(f'  {k.name} [label="{label}"];')
-        for j, node in enumerate(self.graph.outputs):
-            lines.append(f"  out{j} [shape=ellipse, label={quote(f'output {j}: ' + format_shape(node.shape))}];")
-        lines += [f"  {a} -> {b};" for a, b in self.edges()]
-        lines.append("}")
-        return "\n".join(lines) + "\n"
+        return plan_picture.to_dot(self)
 
     def save_svg(self, path) -> Path:
         """Render to_dot() as SVG with Graphviz (the `graphviz` extra, or the `dot` program)."""
-        dot = self.to_dot()
-        try:
-            import graphviz
-            try:
-                svg = graphviz.Source(dot).pipe(format="svg")
-            except graphviz.ExecutableNotFound:
-                raise RuntimeError(GRAPHVIZ_MISSING) from None
-        except ImportError:
-            program = shutil.which("dot")
-            if program is None:
-                raise RuntimeError(GRAPHVIZ_MISSING) from None
-            svg = subprocess.run([program, "-Tsvg"], input=dot.encode(), capture_output=True,
-                                 check=True).stdout
-        path = Path(path)
-        path.write_bytes(svg)
-        return path
-
-
-GRAPHVIZ_MISSING = ("rendering the plan needs Graphviz's `dot` program, which is not installed: "
-                    "install Graphviz (e.g. `apt install graphviz`, `brew install graphviz`) and "
-                    "optionally `pip install smelt[graphviz]`; plan.to_dot() gives the DOT text")
-
+        return plan_picture.save_svg(self, path)

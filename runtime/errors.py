@@ -6,4 +6,5 @@ class SmeltError(Exception):
 
 
 class CompileError(SmeltError, RuntimeError):
-    """The C compiler rejected generated code; the message carries its output and the source path."""
+    """The C compiler rejected generated code; the message carries its output and the source
+    path."""

@@ -17,4 +17,5 @@ def to_blocked(x: np.ndarray, v: int) -> np.ndarray:
 
 def to_nchw(x: np.ndarray, channels: int) -> np.ndarray:
     n, blocks, h, w, v = x.shape
-    return np.ascontiguousarray(x.transpose(0, 1, 4, 2, 3).reshape(n, blocks * v, h, w)[:, :channels])
+    nchw = x.transpose(0, 1, 4, 2, 3).reshape(n, blocks * v, h, w)
+    return np.ascontiguousarray(nchw[:, :channels])

@@ -7,9 +7,9 @@ import pytest
 
 import compiler
 from compiler import interp, nn
-from compiler.ops import Pattern
 from compiler.ops.base import Op
-from compiler.planner import plan
+from compiler.passes.fuse_epilogues import fuse_epilogues
+from compiler.planner import FUSING_PASSES, plan
 
 from .nets import NETWORKS
 from .parity import assert_close
@@ -62,14 +62,19 @@ class Fn(nn.Module):
         return self.fn(self, *xs)
 
 
-# --- every op declares how it fuses -------------------------------------------------------
+# --- what fuses as elementwise can apply itself to one element in C --------------------------
 
-def test_every_op_declares_a_pattern():
+def test_only_ops_with_a_c_expression_fuse_as_elementwise():
     import compiler.ops as ops
+    from compiler.ops.eltwise import Elementwise
     classes = [getattr(ops, name) for name in ops.__all__ if isinstance(getattr(ops, name), type)]
-    for cls in classes:
-        if issubclass(cls, Op) and cls is not Op:
-            assert isinstance(cls.pattern, Pattern), cls
+    ops_ = [cls for cls in classes if issubclass(cls, Op) and cls is not Op]
+    assert len(ops_) > 15
+    for cls in ops_:
+        assert cls.elementwise == issubclass(cls, Elementwise), cls
+    # eval BatchNorm2d is elementwise too, but bn_to_affine turns it into a ChannelAffine
+    assert "bn_to_affine" in [p.__name__ for p in FUSING_PASSES[:FUSING_PASSES.index(
+        fuse_epilogues)]]
 
 
 # --- fold_bn + fuse_epilogues -------------------------------------------------------------

@@ -38,7 +38,8 @@ def canonical(value):
     if isinstance(value, (list, tuple)):
         return tuple(canonical(v) for v in value)
     if isinstance(value, np.ndarray):
-        return ("ndarray", str(value.dtype), value.shape, hashlib.sha256(value.tobytes()).hexdigest())
+        digest = hashlib.sha256(value.tobytes()).hexdigest()
+        return ("ndarray", str(value.dtype), value.shape, digest)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, float):

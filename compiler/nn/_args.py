@@ -81,5 +81,6 @@ def device_dtype(layer: str, device, dtype) -> None:
     """Accept torch's device/dtype keywords only where they mean CPU float32."""
     if device is not None and str(device) not in ("cpu",):
         reject(layer, "device", device, "smelt runs on the CPU: use device=None or 'cpu'")
-    if dtype is not None and str(dtype) not in ("float32", "torch.float32", "<class 'numpy.float32'>"):
+    if dtype is not None and \
+            str(dtype) not in ("float32", "torch.float32", "<class 'numpy.float32'>"):
         reject(layer, "dtype", dtype, "smelt computes in float32: use dtype=None or float32")

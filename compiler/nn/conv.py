@@ -32,7 +32,8 @@ class _ConvNd(Module):
         self.dilation = A.pair(layer, "dilation", dilation, 1, "MAX_KERNEL")
         self.groups = A.integer(layer, "groups", groups, 1)
         if self.in_channels % self.groups:
-            A.reject(layer, "groups", groups, f"in_channels ({in_channels}) must be divisible by groups")
+            A.reject(layer, "groups", groups,
+                     f"in_channels ({in_channels}) must be divisible by groups")
         if self.out_channels % self.groups:
             A.reject(layer, "groups", groups,
                      f"out_channels ({out_channels}) must be divisible by groups")
@@ -47,7 +48,8 @@ class _ConvNd(Module):
                       "groups": self.groups, "kernel_size": self.kernel_size},
                      padded(rows) * padded(cols) * kh * kw + padded(self.out_channels))
         self.register_parameter("weight", kaiming_uniform_default(weight_shape, fan_in))
-        self.register_parameter("bias", bias_uniform((self.out_channels,), fan_in) if bias else None)
+        self.register_parameter(
+            "bias", bias_uniform((self.out_channels,), fan_in) if bias else None)
 
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -13,7 +13,8 @@ def uniform(shape, bound: float) -> np.ndarray:
 
 
 def kaiming_uniform_default(shape, fan_in: int) -> np.ndarray:
-    """kaiming_uniform_(a=sqrt(5)), torch's default for conv and linear weights: U(+-1/sqrt(fan_in))."""
+    """kaiming_uniform_(a=sqrt(5)), torch's default for conv and linear weights:
+    U(+-1/sqrt(fan_in))."""
     gain = math.sqrt(2.0 / (1 + 5))
     bound = math.sqrt(3.0) * gain / math.sqrt(fan_in) if fan_in > 0 else 0.0
     return uniform(shape, bound)

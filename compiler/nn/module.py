@@ -149,7 +149,8 @@ class Module:
             prefix = f"{mod_name}." if mod_name else ""
             for table in (m._parameters, m._buffers):
                 for name, value in table.items():
-                    if value is not None and not (table is m._buffers and name in m._non_persistent):
+                    transient = table is m._buffers and name in m._non_persistent
+                    if value is not None and not transient:
                         targets[prefix + name] = (m, table, name)
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]

@@ -1,6 +1,6 @@
-"""Ops: one file per family, each op described once (shape rule, NumPy reference, pattern)."""
+"""Ops: one file per family, each op described once (shape rule, NumPy reference, fusion)."""
 from . import eltwise
-from .base import Op, OpShapeError, Pattern
+from .base import Op, OpShapeError
 from .conv import Conv2d, ConvTranspose2d, Pad
 from .eltwise import *  # noqa: F401,F403  (every elementwise op, by its registry name)
 from .layout import Reorder
@@ -10,6 +10,6 @@ from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .shape import Cat, Flatten, PixelShuffle, Upsample
 from .softmax import Softmax
 
-__all__ = ["Op", "OpShapeError", "Pattern", "Conv2d", "ConvTranspose2d", "Pad", *eltwise.__all__,
+__all__ = ["Op", "OpShapeError", "Conv2d", "ConvTranspose2d", "Pad", *eltwise.__all__,
            "Linear", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Cat",
            "Flatten", "PixelShuffle", "Upsample", "Softmax", "Reorder"]

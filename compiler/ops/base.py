@@ -1,23 +1,12 @@
-"""What every op says about itself: shape rule, NumPy reference, fusion pattern and cost."""
+"""What every op says about itself: shape rule, NumPy reference, how it fuses, its cost."""
 from __future__ import annotations
 
-import enum
 import math
 from typing import Sequence
 
 import numpy as np
 
 Shape = tuple[int, ...]
-
-
-class Pattern(enum.Enum):
-    """How an op may fuse with its neighbours (after TVM's OpPatternKind)."""
-
-    ELEMWISE = "elementwise"              # y[i] = f(x[i], r[i], per-channel constants)
-    INJECTIVE = "injective"               # every output is one input element (reshape, cat, shuffle)
-    REDUCTION = "reduction"               # pools, softmax, batch statistics
-    OUT_ELEMWISE_FUSABLE = "out-fusable"  # conv, linear: elementwise ops fuse into their store
-    OPAQUE = "opaque"
 
 
 class OpShapeError(Exception):
@@ -42,9 +31,11 @@ def c_float(value: float) -> str:
 
 
 class Op:
-    """Base class of ops. Subclasses set `pattern` and implement the methods they need."""
+    """Base class of ops. Subclasses implement the methods they need."""
 
-    pattern = Pattern.OPAQUE
+    #: y[i] depends on x[i] alone (and on operands' [i] and per-channel constants): it fuses
+    #: into the store of the kernel that produces x (after TVM's kElemWise)
+    elementwise = False
     #: constants under PyTorch's names ("weight", "bias", "running_mean", ...)
     params: dict[str, np.ndarray] = {}
     #: the output is the input's buffer reinterpreted: no kernel runs (Flatten)

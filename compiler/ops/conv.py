@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Op, Pattern, numel
+from .base import Op, numel
 
 
 def conv_out_size(size: int, kernel: int, stride: int, pad_total: int, dilation: int) -> int:
@@ -17,7 +17,6 @@ class Conv2d(Op):
     more on the bottom/right, as PyTorch does.
     """
 
-    pattern = Pattern.OUT_ELEMWISE_FUSABLE
 
     def __init__(self, weight, bias, stride, padding, dilation, groups):
         self.params = {"weight": weight} if bias is None else {"weight": weight, "bias": bias}
@@ -84,7 +83,8 @@ class Conv2d(Op):
                 for j in range(kw):
                     patch = xg[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
                                j * dw:j * dw + sw * (ow - 1) + 1:sw]
-                    y[:, gi * ocg:(gi + 1) * ocg] += np.einsum("nchw,oc->nohw", patch, wg[:, :, i, j])
+                    y[:, gi * ocg:(gi + 1) * ocg] += np.einsum("nchw,oc->nohw", patch,
+                                                               wg[:, :, i, j])
         if "bias" in self.params:
             y += self.params["bias"].astype(np.float64)[None, :, None, None]
         return y.astype(np.float32)
@@ -93,7 +93,6 @@ class Conv2d(Op):
 class ConvTranspose2d(Op):
     """The gradient of Conv2d w.r.t. its input: weight (C_in, C_out/groups, kH, kW)."""
 
-    pattern = Pattern.OUT_ELEMWISE_FUSABLE
 
     def __init__(self, weight, bias, stride, padding, output_padding, groups, dilation):
         self.params = {"weight": weight} if bias is None else {"weight": weight, "bias": bias}
@@ -169,7 +168,6 @@ class ConvTranspose2d(Op):
 class Pad(Op):
     """Reflect / replicate / circular padding of H and W, ahead of a convolution."""
 
-    pattern = Pattern.INJECTIVE
     NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
     def __init__(self, mode: str, padding: tuple[int, int, int, int]):

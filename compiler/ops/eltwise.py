@@ -13,13 +13,13 @@ import numbers
 
 import numpy as np
 
-from .base import Op, OpShapeError, Pattern, c_float
+from .base import Op, OpShapeError, c_float
 
 
 class Elementwise(Op):
     """y[i] = f(x[i], operands[i], per-channel constants): same shape in and out."""
 
-    pattern = Pattern.ELEMWISE
+    elementwise = True
     #: every concrete elementwise op, by name (the eltwise kernel family runs them all)
     registry: dict[str, type] = {}
     #: an intermediate base class, not an op

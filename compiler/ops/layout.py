@@ -1,13 +1,12 @@
 """Reorder: convert a tensor between NCHW and the channel-blocked layout."""
 from __future__ import annotations
 
-from .base import Op, Pattern
+from .base import Op
 
 
 class Reorder(Op):
     """Logically the identity; physically a change of layout (inserted by the planner)."""
 
-    pattern = Pattern.INJECTIVE
 
     def __init__(self, src, dst):
         self.src, self.dst = src, dst

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Op, Pattern, numel
+from .base import Op, numel
 
 
 class Linear(Op):
-    pattern = Pattern.OUT_ELEMWISE_FUSABLE
 
     def __init__(self, weight, bias):
         self.params = {"weight": weight} if bias is None else {"weight": weight, "bias": bias}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Op, Pattern, numel
+from .base import Op, numel
 
 
 class BatchNorm2d(Op):
@@ -24,7 +24,7 @@ class BatchNorm2d(Op):
         self.params = {k: v for k, v in (("weight", weight), ("bias", bias),
                                          ("running_mean", running_mean),
                                          ("running_var", running_var)) if v is not None}
-        self.pattern = Pattern.REDUCTION if batch_stats else Pattern.ELEMWISE
+        self.elementwise = not batch_stats
 
     @property
     def state_key(self) -> str | None:
@@ -73,15 +73,3 @@ class BatchNorm2d(Op):
         else:
             scale, shift = self.eval_scale_shift()
         return (x64 * scale[None, :, None, None] + shift[None, :, None, None]).astype(np.float32)
-
-    def updated_running_stats(self, x, num_batches_tracked: int):
-        """The running (mean, var) after one training call on `x` (num_batches_tracked before it)."""
-        x64 = x.astype(np.float64)
-        count = x.shape[0] * x.shape[2] * x.shape[3]
-        mean = x64.mean(axis=(0, 2, 3))
-        unbiased = x64.var(axis=(0, 2, 3)) * count / (count - 1)
-        m = 1.0 / (num_batches_tracked + 1) if self.momentum is None else self.momentum
-        rm = self.params["running_mean"].astype(np.float64)
-        rv = self.params["running_var"].astype(np.float64)
-        return (((1 - m) * rm + m * mean).astype(np.float32),
-                ((1 - m) * rv + m * unbiased).astype(np.float32))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Op, Pattern, numel
+from .base import Op, numel
 
 
 def pool_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
@@ -18,7 +18,6 @@ def pool_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
 
 
 class _Pool2d(Op):
-    pattern = Pattern.REDUCTION
 
     def __init__(self, kernel_size, stride, padding, ceil_mode, dilation=(1, 1)):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
@@ -111,7 +110,6 @@ class AvgPool2d(_Pool2d):
 class AdaptiveAvgPool2d(Op):
     """Average over windows [floor(i*H/OH), ceil((i+1)*H/OH)) for any output size."""
 
-    pattern = Pattern.REDUCTION
 
     def __init__(self, output_size):
         self.output_size = output_size          # (oh or None, ow or None)

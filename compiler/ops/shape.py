@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .base import Op, Pattern, numel
+from .base import Op, numel
 
 
 def normalize_dim(dim: int, rank: int) -> int | None:
@@ -24,7 +24,6 @@ def fma_f32(a, b, c) -> np.float32:
 class Flatten(Op):
     """Merge dims start_dim..end_dim into one; a view, it costs no copy."""
 
-    pattern = Pattern.INJECTIVE
     is_view = True
     absorbs_epilogue = False
 
@@ -53,7 +52,6 @@ class Flatten(Op):
 class PixelShuffle(Op):
     """(*, C*r*r, H, W) -> (*, C, H*r, W*r)."""
 
-    pattern = Pattern.INJECTIVE
 
     def __init__(self, upscale_factor: int):
         self.r = upscale_factor
@@ -85,15 +83,12 @@ class Upsample(Op):
     """Resize H and W by nearest, nearest-exact or bilinear interpolation, indexing exactly as
     PyTorch's CPU kernels do (scales and source positions in float32)."""
 
-    pattern = Pattern.INJECTIVE
 
     def __init__(self, mode: str, size, scale_factor, align_corners: bool,
                  recompute_scale_factor: bool):
         self.mode, self.size, self.scale_factor = mode, size, scale_factor
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
-        if mode == "bilinear":
-            self.pattern = Pattern.OPAQUE     # reads four inputs per output
 
     def attrs(self):
         out = {"mode": self.mode}
@@ -192,7 +187,6 @@ class Upsample(Op):
 class Cat(Op):
     """Concatenate along `dim` (already normalised); other dims must match."""
 
-    pattern = Pattern.INJECTIVE
     absorbs_epilogue = False
     zero_copy = False           # set by the planner when producers write into the slices
 

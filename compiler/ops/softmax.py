@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Op, Pattern, numel
+from .base import Op, numel
 
 
 class Softmax(Op):
-    pattern = Pattern.REDUCTION
 
     def __init__(self, dim: int):
         self.dim = dim          # already normalised to be >= 0

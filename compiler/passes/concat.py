@@ -5,7 +5,7 @@ import copy
 import math
 
 from ..graph import Graph, Node
-from ..ops import Cat, ChannelAffine, Conv2d, Copy, Pattern
+from ..ops import Cat, ChannelAffine, Conv2d, Copy
 from ..layout import physical_numel
 from ..ops.base import numel
 from .fuse_epilogues import absorb, chain_ops, reorders_state, through_views
@@ -18,7 +18,7 @@ def distribute_over_cat(graph: Graph) -> Graph:
     take it. The cat then has nothing after it to run."""
     g = graph.copy()
     for node in list(g.nodes):
-        if node.op.pattern is not Pattern.ELEMWISE:
+        if not node.op.elementwise:
             continue
         cat = node.inputs[0]
         if not isinstance(cat.op, Cat) or not distributable(g, node, cat):

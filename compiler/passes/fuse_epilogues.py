@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from ..graph import Graph, Node
-from ..ops import Pattern
 
 
 def chain_ops(node: Node) -> list:
@@ -28,7 +27,7 @@ def fuse_epilogues(graph: Graph) -> Graph:
     a tensor read by anyone else (or returned) is never fused away."""
     g = graph.copy()
     for node in list(g.nodes):
-        if node.op.pattern is not Pattern.ELEMWISE:
+        if not node.op.elementwise:
             continue
         for position, x in enumerate(node.inputs):
             producer, views = through_views(x)

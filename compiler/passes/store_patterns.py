@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..graph import Graph
-from ..ops import ChannelAffine, Conv2d, Pattern, PixelShuffle
+from ..ops import ChannelAffine, Conv2d, PixelShuffle
 from .fuse_epilogues import chain_ops
 
 
@@ -39,7 +39,7 @@ def fuse_input_prologues(graph: Graph) -> Graph:
     the conv's zero padding stays zero. Only per-channel affines and channel-free ops."""
     g = graph.copy()
     for node in list(g.nodes):
-        if node.op.pattern is not Pattern.ELEMWISE or len(node.inputs) != 1 or \
+        if not node.op.elementwise or len(node.inputs) != 1 or \
                 node.inputs[0] not in g.inputs or g.fanout(node) != 1:
             continue
         ops = chain_ops(node)
