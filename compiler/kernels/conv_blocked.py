@@ -142,7 +142,9 @@ def conv2d_blocked(spec: KernelSpec, target) -> bool:
     g = op.groups
     blocked_in = in_layout.blocked
     icv = v if blocked_in else ic // g
-    icb_g = sum(-(-p // v) for p in pieces) if blocked_in else 1
+    # input blocks per group: a group's own blocks (whole, see conv_blocked_accepts), or with
+    # one group the blocks of every piece of a concatenated input
+    icb_g = (sum(-(-p // v) for p in pieces) if g == 1 else ic // g // v) if blocked_in else 1
     piece_starts = [sum(-(-p // v) for p in pieces[:i]) for i in range(len(pieces))]
     ocb = -(-oc // v)
     ocb_g = ocb if g == 1 else (oc // g) // v
@@ -158,7 +160,7 @@ def conv2d_blocked(spec: KernelSpec, target) -> bool:
     store = node.store.op.r if node.store is not None else 0
     spec.ctx = dict(
         v=v, n=n, ic=ic, h=h, w=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, dh=dh,
-        dw=dw, pt=pt, pl=pl, icv=icv, icb_g=icb_g, icb_total=-(-ic // v),
+        dw=dw, pt=pt, pl=pl, icg=ic // g, icv=icv, icb_g=icb_g, icb_total=-(-ic // v),
         pieces=[(start, -(-p // v)) for start, p in zip(piece_starts, pieces)],
         ocb=ocb, ocb_g=ocb_g, rb_oc=rb_oc, rb_w=rb_w, instances=instances, runs=runs,
         kh_lo=kh_lo, kh_hi=kh_hi, blocked_in=blocked_in, out_mode="blocked" if
