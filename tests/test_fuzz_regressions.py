@@ -53,3 +53,17 @@ def test_grouped_conv_whole_blocks(spec, isa):
     v = VECTOR_FLOATS[isa]
     c = 2 * v                                    # two groups of exactly one block each
     check(Case("grouped_blocks", spec.format(c=c, c2=2 * c), (2, c, 5, 6)), isa=isa)
+
+
+# --- a channel-blocked tensor returned through a Flatten ----------------------------------------
+@pytest.mark.parametrize("spec, shape", [
+    # conv 0's output is read by a convolution (so it stays blocked) and by the cat/add
+    ("nn.Sequential(nn.Conv2d(3, 16, 1), Add(nn.MaxPool2d(3, 1, 1), nn.Conv2d(16, 16, 1)), "
+     "nn.Flatten())", (2, 3, 5, 6)),
+    ("nn.Sequential(nn.Conv2d(3, 16, 1), Cat(nn.ReLU(), nn.Conv2d(16, 16, 1)), nn.Flatten(2))",
+     (2, 3, 5, 6)),
+    ("nn.Sequential(nn.Conv2d(1, 1, 1), Cat(nn.Identity(), nn.Conv2d(1, 24, 5, padding=2)), "
+     "nn.Flatten(0, -3))", (2, 1, 7, 7)),
+], ids=["add_flatten", "cat_flatten2", "cat_flatten0"])
+def test_blocked_tensor_flattened_into_the_output(spec, shape):
+    check(Case("flat_out", spec, shape))
