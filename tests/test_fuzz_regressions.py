@@ -7,19 +7,22 @@ import compiler
 from compiler.target import VECTOR_FLOATS
 
 from . import isas
-from .frameworks import Case, build, case_inputs, randomize_batchnorm, smelt_namespace, \
-    torch_namespace
+from .frameworks import Case, build, case_inputs, namespace, randomize_batchnorm
 from .parity import assert_close
 
 
-def torch_and_smelt(case: Case, calls: int = 1, **options):
+def torch_and_smelt(case: Case, calls: int = 1, make=None, **options):
     """Live PyTorch and compiled smelt, same weights (BatchNorm statistics randomised), on
-    `calls` successive inputs: ([torch outputs], [smelt outputs], torch module, CompiledModel)."""
+    `calls` successive inputs: ([torch outputs], [smelt outputs], torch module, CompiledModel).
+    `make(nn, cat)` builds the model when the case's spec is not enough."""
     torch = pytest.importorskip("torch")
-    module = build(case.spec, torch_namespace())
+    if make is None:
+        def make(nn, cat):
+            return build(case.spec, namespace(nn, cat))
+    module = make(torch.nn, torch.cat)
     randomize_batchnorm(module, np.random.default_rng(0))
     module.train(case.train)
-    model = build(case.spec, smelt_namespace())
+    model = make(compiler.nn, compiler.cat)
     model.load_state_dict({k: v.numpy() for k, v in module.state_dict().items()})
     model.train(case.train)
     shape = case.shapes if len(case.shapes) > 1 else case.shapes[0]
@@ -33,8 +36,8 @@ def torch_and_smelt(case: Case, calls: int = 1, **options):
     return expected, got, module, m
 
 
-def check(case: Case, calls: int = 1, **options):
-    expected, got, module, m = torch_and_smelt(case, calls, **options)
+def check(case: Case, calls: int = 1, make=None, **options):
+    expected, got, module, m = torch_and_smelt(case, calls, make, **options)
     for call, (y, want) in enumerate(zip(got, expected)):
         assert_close(y, want, case.rtol, case.atol, f"{case.id} call {call} vs live PyTorch")
     return module, m
@@ -67,3 +70,42 @@ def test_grouped_conv_whole_blocks(spec, isa):
 ], ids=["add_flatten", "cat_flatten2", "cat_flatten0"])
 def test_blocked_tensor_flattened_into_the_output(spec, shape):
     check(Case("flat_out", spec, shape))
+
+
+# --- in-place ops through views: torch changes the storage, so every view sees it -------------
+def inplace_views(nn, cat):
+    """Models whose in-place activation acts on one view of a tensor while another view of
+    the same storage (a Flatten, or the tensor it flattens) is used afterwards."""
+
+    class OnViewUseBase(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.flat, self.act, self.conv = nn.Flatten(2), nn.ReLU(inplace=True), \
+                nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x):
+            y = self.act(self.flat(x))      # changes x too
+            return cat([self.conv(x).flatten(2), y], dim=1)
+
+    class OnBaseUseView(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.flat = nn.Conv2d(3, 5, 1), nn.Flatten()
+            self.act, self.fc = nn.ELU(0.5, inplace=True), nn.Linear(5 * 30, 7)
+
+        def forward(self, x):
+            x = self.conv(x)
+            y = self.flat(x)                # a view, taken before the in-place op
+            self.act(x)                     # changes y too
+            return self.fc(y)
+
+    return {"on_view_use_base": OnViewUseBase, "on_base_use_view": OnBaseUseView}
+
+
+@pytest.mark.parametrize("name", ["on_view_use_base", "on_base_use_view", "add_flatten3"])
+def test_inplace_op_seen_through_views(name):
+    if name == "add_flatten3":
+        check(Case(name, "Add(nn.Sequential(nn.Flatten(3), nn.ReLU(inplace=True)))",
+                   (2, 3, 5, 6)))
+        return
+    check(Case(name, "", (2, 3, 5, 6)), make=lambda nn, cat: inplace_views(nn, cat)[name]())
