@@ -328,9 +328,12 @@ def trace(model, input_shape) -> Graph:
 
 
 def live_nodes(nodes: Iterable[Node], outputs: list[Node]) -> list[Node]:
-    """The nodes the outputs depend on, in their original order (dead branches dropped)."""
+    """The nodes the outputs depend on, in their original order (dead branches dropped).
+    A node that updates state (a train BatchNorm's running statistics) is live even if
+    nothing reads its result: torch updates the statistics all the same."""
+    nodes = list(nodes)
     live: set[int] = set()
-    stack = list(outputs)
+    stack = list(outputs) + [n for n in nodes if n.op.state_key is not None]
     while stack:
         n = stack.pop()
         if id(n) not in live:

@@ -109,3 +109,31 @@ def test_inplace_op_seen_through_views(name):
                    (2, 3, 5, 6)))
         return
     check(Case(name, "", (2, 3, 5, 6)), make=lambda nn, cat: inplace_views(nn, cat)[name]())
+
+
+# --- train-mode BatchNorm whose result is unused ------------------------------------------------
+def unused_branch(nn, cat):
+    class AuxHead(nn.Module):
+        """An auxiliary branch computed, then dropped: torch still updates its statistics."""
+
+        def __init__(self):
+            super().__init__()
+            self.aux = nn.Sequential(nn.Conv2d(4, 6, 3), nn.BatchNorm2d(6, momentum=None))
+            self.bn, self.act = nn.BatchNorm2d(4), nn.ReLU()
+
+        def forward(self, x):
+            self.aux(x)
+            return self.act(self.bn(x))
+
+    return AuxHead()
+
+
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
+def test_train_batchnorm_with_unused_output_updates_its_statistics(fuse):
+    case = Case("aux_head", "", (2, 4, 5, 6), train=True)
+    expected, got, module, m = torch_and_smelt(case, 2, unused_branch, fuse=fuse)
+    for y, want in zip(got, expected):
+        assert_close(y, want, what="output")
+    state = m.state_dict()
+    for key, value in module.state_dict().items():
+        assert_close(state[key], value.numpy(), 1e-4, 1e-5, f"state {key}")
