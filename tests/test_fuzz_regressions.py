@@ -137,3 +137,32 @@ def test_train_batchnorm_with_unused_output_updates_its_statistics(fuse):
     state = m.state_dict()
     for key, value in module.state_dict().items():
         assert_close(state[key], value.numpy(), 1e-4, 1e-5, f"state {key}")
+
+
+# --- an add fused through a Flatten whose other operand is a flattened tensor -------------------
+def flat_adds(nn, cat):
+    class FlatAdd(nn.Module):
+        def __init__(self, head=False):
+            super().__init__()
+            self.conv = nn.Conv2d(16, 16, 1)
+            self.fc = nn.Linear(16 * 20, 5) if head else nn.Identity()
+
+        def forward(self, x, y):
+            return self.fc(self.conv(x).flatten(1) + y.flatten(1))
+
+    class ReluFlatAdd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.act, self.flat = nn.ReLU(), nn.Flatten()
+
+        def forward(self, x, y):
+            return self.flat(self.act(x)) + self.flat(y)
+
+    return {"conv": FlatAdd, "conv_linear": lambda: FlatAdd(head=True), "relu": ReluFlatAdd}
+
+
+@pytest.mark.parametrize("isa", isas.RUNNABLE)
+@pytest.mark.parametrize("name", ["conv", "conv_linear", "relu"])
+def test_add_fused_through_flatten_with_a_flattened_operand(name, isa):
+    check(Case(name, "", [(2, 16, 4, 5), (2, 16, 4, 5)]),
+          make=lambda nn, cat: flat_adds(nn, cat)[name](), isa=isa)

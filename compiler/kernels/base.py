@@ -173,6 +173,10 @@ class KernelSpec:
     def operand_offset(self, name: str, off: str, n: str, c: str, h, w) -> str:
         index = int(name[2:])
         layout, shape = self.in_layouts[index], self.in_shapes[index]
+        if not layout.blocked and numel(shape) == numel(self.out_shape):
+            # an NCHW operand that is a view (an add fused through a Flatten) lists its
+            # elements in the order of the NCHW output: index it by the output's shape
+            shape = self.out_shape
         if layout == self.out_layout and shape == self.out_shape:
             return off
         if h is None or w is None:
