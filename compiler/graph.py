@@ -169,11 +169,15 @@ _tracing = threading.local()
 class Tensor:
     """A symbolic tensor seen by `forward` while tracing: it has a shape but no data."""
 
-    __slots__ = ("node", "_tracer")
+    __slots__ = ("node", "_tracer", "_aliases")
 
-    def __init__(self, node: Node, tracer: Tracer):
+    def __init__(self, node: Node, tracer: Tracer, aliases: list[Tensor] | None = None):
         self.node = node
         self._tracer = tracer
+        # every tensor viewing the same storage as this one (views such as Flatten join
+        # their input's list), as torch's in-place ops change what all of them see
+        self._aliases = [] if aliases is None else aliases
+        self._aliases.append(self)
 
     @property
     def shape(self) -> Shape:
@@ -258,7 +262,19 @@ class Tracer:
                              f"large: {problem}")
         node = Node(op, [t.node for t in inputs], shape, name)
         self.nodes.append(node)
-        return Tensor(node, self)
+        return Tensor(node, self, inputs[0]._aliases if op.is_view else None)
+
+    def emit_inplace(self, op: Op, x: Tensor, name: str) -> Tensor:
+        """`op` applied to `x` in place: `x` and every view of its storage now name the
+        result, reshaped to their own shapes, so later uses see the new values as in torch."""
+        from .ops.shape import View
+        y = self.emit(op, [x], name)
+        for t in x._aliases:
+            if t is x or t.shape == y.shape:
+                t.node = y.node
+            else:
+                t.node = self.emit(View(t.shape), [y], f"{name}.view").node
+        return x
 
 
 def current_tracer() -> Tracer | None:
@@ -315,9 +331,12 @@ def trace(model, input_shape) -> Graph:
 
 
 def live_nodes(nodes: Iterable[Node], outputs: list[Node]) -> list[Node]:
-    """The nodes the outputs depend on, in their original order (dead branches dropped)."""
+    """The nodes the outputs depend on, in their original order (dead branches dropped).
+    A node that updates state (a train BatchNorm's running statistics) is live even if
+    nothing reads its result: torch updates the statistics all the same."""
+    nodes = list(nodes)
     live: set[int] = set()
-    stack = list(outputs)
+    stack = list(outputs) + [n for n in nodes if n.op.state_key is not None]
     while stack:
         n = stack.pop()
         if id(n) not in live:

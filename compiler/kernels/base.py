@@ -191,6 +191,10 @@ class KernelSpec:
         """The offset of the element the epilogue is at in fused operand `name` (in<i>)."""
         index = int(name[2:])
         layout, shape = self.in_layouts[index], self.in_shapes[index]
+        if not layout.blocked and numel(shape) == numel(self.out_shape):
+            # an NCHW operand that is a view (an add fused through a Flatten) lists its
+            # elements in the order of the NCHW output: index it by the output's shape
+            shape = self.out_shape
         if layout == self.out_layout and shape == self.out_shape:
             return off
         if h is None or w is None:

@@ -142,7 +142,9 @@ def conv2d_blocked(spec: KernelSpec, target) -> bool:
     g = op.groups
     blocked_in = in_layout.blocked
     icv = v if blocked_in else ic // g
-    icb_g = sum(-(-p // v) for p in pieces) if blocked_in else 1
+    # input blocks per group: a group's own blocks (whole, see conv_blocked_accepts), or with
+    # one group the blocks of every piece of a concatenated input
+    icb_g = (sum(-(-p // v) for p in pieces) if g == 1 else ic // g // v) if blocked_in else 1
     piece_starts = [sum(-(-p // v) for p in pieces[:i]) for i in range(len(pieces))]
     ocb = -(-oc // v)
     ocb_g = ocb if g == 1 else (oc // g) // v
@@ -164,7 +166,8 @@ def conv2d_blocked(spec: KernelSpec, target) -> bool:
         # input: channel blocks read per work item, where image n's (and group's) begin
         in_blocks=icb_g, blocked_in=blocked_in, plane=h * w * v,
         image_floats=(-(-ic // v) * h * w * v) if blocked_in else ic * h * w,
-        group_blocks=ocb_g // rb_oc if g > 1 else 0, group_floats=icb_g * h * w * v,
+        group_blocks=ocb_g // rb_oc if g > 1 else 0,
+        group_floats=icb_g * h * w * v if blocked_in else ic // g * h * w,
         pieces=[dict(first=start, blocks=-(-p // v), image_floats=-(-p // v) * h * w * v)
                 for start, p in zip(piece_starts, pieces)],
         row_floats=row_floats, channel_floats=1 if blocked_in else h * w,

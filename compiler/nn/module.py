@@ -242,11 +242,10 @@ def emit(op, *inputs) -> Tensor:
 def emit_maybe_inplace(inplace: bool, op, x) -> Tensor:
     """As `emit`; with inplace=True the tensor object `x` itself now names the result, so a
     later use of `x` in forward sees the new value, exactly as with PyTorch's in-place ops."""
-    y = emit(op, x)
     if inplace:
-        x.node = y.node
-        return x
-    return y
+        tracer = current_tracer()
+        return tracer.emit_inplace(op, x, tracer.layer_name(op.kind))
+    return emit(op, x)
 
 
 class Sequential(Module):

@@ -7,9 +7,9 @@ from .layout import Reorder
 from .linear import Linear
 from .norm import BatchNorm2d
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from .shape import Cat, Flatten, PixelShuffle, Upsample
+from .shape import Cat, Flatten, PixelShuffle, Upsample, View
 from .softmax import Softmax
 
 __all__ = ["Op", "OpShapeError", "Conv2d", "ConvTranspose2d", "Pad", *eltwise.__all__,
            "Linear", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Cat",
-           "Flatten", "PixelShuffle", "Upsample", "Softmax", "Reorder"]
+           "Flatten", "View", "PixelShuffle", "Upsample", "Softmax", "Reorder"]

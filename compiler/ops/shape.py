@@ -1,4 +1,4 @@
-"""Ops that only move data: Flatten, PixelShuffle, Upsample, Cat."""
+"""Ops that only move data: Flatten, View, PixelShuffle, Upsample, Cat."""
 from __future__ import annotations
 
 import math
@@ -47,6 +47,31 @@ class Flatten(Op):
 
     def reference(self, x):
         return x.reshape(self.infer_shape(x.shape))
+
+
+class View(Op):
+    """The input reinterpreted with another shape of the same size (no copy). Tracing emits it
+    to keep views of one storage in step after an in-place op (see Tracer.emit_inplace)."""
+
+    is_view = True
+    absorbs_epilogue = False
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def attrs(self):
+        return {"shape": self.shape}
+
+    def infer_shape(self, x):
+        self.require(numel(x) == numel(self.shape),
+                     f"cannot view a tensor of shape {tuple(x)} as {self.shape}")
+        return self.shape
+
+    def flops(self, in_shapes, out_shape):
+        return 0
+
+    def reference(self, x):
+        return x.reshape(self.shape)
 
 
 class PixelShuffle(Op):

@@ -38,12 +38,14 @@ def choose_layout(graph: Graph, target) -> Graph:
     wants_nchw = nchw_preference(g, able, readers, target)
 
     layout: dict[int, Layout] = {id(n): NCHW for n in g.inputs}
+    outputs = {id(o) for o in g.outputs}
     for n in g.nodes:
         data = n.inputs[0] if n.inputs else None
         if n.op.is_view:
             layout[id(n)] = layout[id(data)]
-            if layout[id(n)].blocked and not all(flat_reader_ok(r, target) for r in
-                                                 readers.get(id(n), [])):
+            # a returned view must be NCHW too: the Reorder converts 4-D tensors, not views
+            if layout[id(n)].blocked and (id(n) in outputs or not all(
+                    flat_reader_ok(r, target) for r in readers.get(id(n), []))):
                 layout[id(n)] = NCHW        # a reorder will be inserted before the view
         elif not able[id(n)]:
             layout[id(n)] = NCHW

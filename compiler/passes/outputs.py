@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from ..graph import Graph, Node
-from ..ops import Copy, Flatten
+from ..ops import Copy
 
 
 def storage_root(node: Node) -> Node:
     """The node whose buffer `node` lives in (views such as Flatten share their input's)."""
-    while isinstance(node.op, Flatten):
+    while node.op.is_view:
         node = node.inputs[0]
     return node
 
