@@ -189,6 +189,51 @@ class Hardswish(Activation):
         return f"{v} * smelt_clamp({v} + 3.0f, 0.0f, 6.0f) / 6.0f"
 
 
+class Hardtanh(Activation):
+    """x clamped to [min_val, max_val] (NaN stays NaN)."""
+
+    arguments = {"min_val": -1.0, "max_val": 1.0}
+
+    def reference(self, x):
+        lo, hi = np.float32(self.min_val), np.float32(self.max_val)
+        return np.where(x < lo, lo, np.where(x > hi, hi, x)).astype(np.float32)
+
+    def c_apply(self, v, at):
+        return f"smelt_clamp({v}, {c_float(self.min_val)}, {c_float(self.max_val)})"
+
+
+class ReLU6(Activation):
+    """x clamped to [0, 6] (NaN stays NaN)."""
+
+    def reference(self, x):
+        return np.where(x < 0, np.float32(0), np.where(x > 6, np.float32(6), x)).astype(np.float32)
+
+    def c_apply(self, v, at):
+        return f"smelt_clamp({v}, 0.0f, 6.0f)"
+
+
+class Hardsigmoid(Activation):
+    """relu6(x + 3) / 6, as PyTorch computes it."""
+
+    def reference(self, x):
+        return (np.clip(x + np.float32(3), 0, 6) / np.float32(6)).astype(np.float32)
+
+    def c_apply(self, v, at):
+        return f"smelt_clamp({v} + 3.0f, 0.0f, 6.0f) / 6.0f"
+
+
+class SiLU(Activation):
+    """x * sigmoid(x) (swish)."""
+
+    def reference(self, x):
+        x64 = x.astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return (x64 / (1.0 + np.exp(-x64))).astype(np.float32)
+
+    def c_apply(self, v, at):
+        return f"{v} * smelt_sigmoid({v})"
+
+
 class ChannelAffine(Elementwise):
     """y = x * scale[c] + shift[c]: an eval-mode BatchNorm2d with no convolution to fold into."""
 

@@ -22,6 +22,11 @@ ACTIVATIONS = [
     ("elu_0p3", "nn.ELU(alpha=0.3)"),
     ("selu", "nn.SELU()"),
     ("hardswish", "nn.Hardswish()"),
+    ("hardtanh", "nn.Hardtanh()"),
+    ("hardtanh_0_2", "nn.Hardtanh(0.0, 2.5)"),
+    ("relu6", "nn.ReLU6()"),
+    ("hardsigmoid", "nn.Hardsigmoid()"),
+    ("silu", "nn.SiLU()"),
 ]
 
 CASES = [Case(f"act_{name}_{data}", spec, SHAPE, data=data)
@@ -31,7 +36,8 @@ CASES = [Case(f"act_{name}_{data}", spec, SHAPE, data=data)
 # binade with +-inf, and on subnormal inputs (which must not be flushed: ELU(d) = d, tanh(d) = d)
 CASES += [Case(f"act_{name}_{data}", spec, (1, 4, 16, 16) if data == "wide" else SHAPE,
                data=data)
-          for name, spec in ACTIVATIONS if name in ("sigmoid", "tanh", "elu", "elu_0p3", "selu")
+          for name, spec in ACTIVATIONS
+          if name in ("sigmoid", "tanh", "elu", "elu_0p3", "selu", "silu")
           for data in ("wide", "denormal")]
 
 CASES += [
