@@ -158,7 +158,7 @@ def linear_fast(spec: KernelSpec, target) -> bool:
     uniform = nr_last == nr and n_out == groups * nr * v
     spec.template = "linear_fast.c.j2"
     spec.constant("weight", pack_panels(weight, v, nr),
-                  f"{groups} panels of {kp} x {nr * v} (last {nr_last * v})")
+                  f"{groups} panel{'s' * (groups > 1)} of {kp} x {nr * v} (last {nr_last * v})")
     spec.constant("bias", bias, f"{n_out} (+{nb * v - n_out} zero lanes)")
     spec.ctx = dict(
         v=v, rows=rows, inputs=kp, features=n_out,
@@ -183,8 +183,9 @@ def linear_fast(spec: KernelSpec, target) -> bool:
         k_steps=kc // ku, k_rest=kc % ku,
         **element_dims(spec.out_shape), parallel=parallel_if(spec.flops))
     reads = f"{in_layout} flattened ({kp} inputs)" if in_layout.blocked else f"{kp} inputs"
-    spec.note = (f"reads {reads}; {'GEMV' if rows < 4 else 'GEMM'} tile {mr} rows x {nr} "
-                 f"vectors of {v}" + (f" x {ku} k-steps" if ku > 1 else "")
+    spec.note = (f"reads {reads}; {'GEMV' if rows < 4 else 'GEMM'} tile "
+                 f"{mr} row{'s' * (mr > 1)} x {nr} vectors of {v}"
+                 + (f" x {ku} k-steps" if ku > 1 else "")
                  + (f", {chunks} k-chunks of {kc}" if chunks > 1 else "")
                  + ", weight panels [group][k][features], threads over (row block, panel)")
     return True
