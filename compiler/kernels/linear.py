@@ -179,8 +179,9 @@ def linear_fast(spec: KernelSpec, target) -> bool:
         past_rows=row_blocks * tiles_per_block > tiles, row_tail=rows % mr,
         # the inputs in chunks of chunk_len (the last one last_chunk long, counted at run
         # time when ragged_chunks); a chunk is k_steps unrolled steps of ku, then k_rest
+        # inputs one by one from rest_from
         chunks=chunks, chunk_len=kc, last_chunk=last_chunk, ragged_chunks=last_chunk != kc,
-        k_steps=kc // ku, k_rest=kc % ku,
+        k_steps=kc // ku, k_rest=kc % ku, rest_from=kc // ku * ku,
         **element_dims(spec.out_shape), parallel=parallel_if(spec.flops))
     reads = f"{in_layout} flattened ({kp} inputs)" if in_layout.blocked else f"{kp} inputs"
     spec.note = (f"reads {reads}; {'GEMV' if rows < 4 else 'GEMM'} tile "
