@@ -21,18 +21,17 @@ from .util import padded_bias, parallel_if
 COLUMN_BLOCK = 64
 
 
-def batch_channel_exprs(out_shape) -> tuple[str, str]:
-    """C expressions for the batch index (dim 0) and dim-1 index of output element (r, o),
-    where r is the row of the flattened leading dims and o the output feature."""
-    if len(out_shape) == 1:
-        return "0", "0"
-    if len(out_shape) == 2:
-        return "r", "o"
+def element_dims(out_shape) -> dict:
+    """Where output element (row r of the flattened leading dims, feature o) sits in dims 0
+    and 1, for fused steps that depend on them: dim 0 at r / image_rows; dim 1 at o when it
+    is the features (rank 2), else at r / channel_rows % channels (rank 1: always 0)."""
     lead = out_shape[:-1]
-    rows_per_n = math.prod(lead[1:])
-    rows_per_c = math.prod(lead[2:])
-    c = f"r % {lead[1]}" if rows_per_c == 1 else f"(r / {rows_per_c}) % {lead[1]}"
-    return f"r / {rows_per_n}", f"({c})"
+    if len(out_shape) == 2:
+        return dict(image_rows=1, channel_is_feature=True, channel_rows=1, channels=1)
+    if len(out_shape) < 2:
+        return dict(image_rows=1, channel_is_feature=False, channel_rows=1, channels=1)
+    return dict(image_rows=math.prod(lead[1:]), channel_is_feature=False,
+                channel_rows=math.prod(lead[2:]), channels=lead[1])
 
 
 @register(Linear, "linear_rows")
@@ -41,14 +40,17 @@ def linear_rows(spec: KernelSpec, target) -> bool:
     k, n_out = op.in_features, op.out_features
     rows = math.prod(spec.out_shape[:-1])
     block = min(n_out, COLUMN_BLOCK)
-    n_expr, c_expr = batch_channel_exprs(spec.out_shape)
     spec.template = "linear.c.j2"
     spec.constant("weight_t", op.params["weight"].T, f"{k}x{n_out} (weight transposed)")
     if "bias" in op.params:
         spec.constant("bias", op.params["bias"], f"{n_out}")
-    spec.ctx = dict(rows=rows, k=k, n=n_out, block=block, blocks=-(-n_out // block),
-                    has_bias="bias" in op.params, n_expr=n_expr, c_expr=c_expr,
-                    parallel=parallel_if(spec.flops))
+    spec.ctx = dict(
+        rows=rows, inputs=k, features=n_out, has_bias="bias" in op.params,
+        # work items: (row, block of `block` output features); when the features do not
+        # divide into blocks, the last block's `last_block` are counted at run time
+        block=block, blocks=-(-n_out // block), ragged=n_out % block != 0,
+        last_block=n_out - (-(-n_out // block) - 1) * block,
+        **element_dims(spec.out_shape), parallel=parallel_if(spec.flops))
     spec.note = (f"reference GEMM, rows x {block}-feature blocks, weight packed (in, out), "
                  "threads over (row, block)")
     return True
@@ -152,19 +154,39 @@ def linear_fast(spec: KernelSpec, target) -> bool:
     kc = -(-kp // chunks)
     chunks = -(-kp // kc)
     bias = padded_bias(op, nb * v)
-    n_expr, c_expr = batch_channel_exprs(spec.out_shape)
+    last_chunk = kp - (chunks - 1) * kc
+    uniform = nr_last == nr and n_out == groups * nr * v
     spec.template = "linear_fast.c.j2"
     spec.constant("weight", pack_panels(weight, v, nr),
-                  f"{groups} panels of {kp} x {nr * v} (last {nr_last * v})")
+                  f"{groups} panel{'s' * (groups > 1)} of {kp} x {nr * v} (last {nr_last * v})")
     spec.constant("bias", bias, f"{n_out} (+{nb * v - n_out} zero lanes)")
-    spec.ctx = dict(v=v, rows=rows, k=kp, n=n_out, mr=mr, nr=nr, ku=ku, groups=groups,
-                    nr_last=nr_last, last_width=n_out - (groups - 1) * nr * v, tiles=tiles,
-                    tiles_per_block=tiles_per_block, row_blocks=row_blocks, row_tail=rows % mr,
-                    chunks=chunks, kc=kc, n_expr=n_expr, c_expr=c_expr,
-                    parallel=parallel_if(spec.flops))
+    spec.ctx = dict(
+        v=v, rows=rows, inputs=kp, features=n_out,
+        # the register tile: mr rows x nr vectors of output features, ku steps over the
+        # inputs unrolled into separate accumulators (summed at the end)
+        mr=mr, nr=nr, ku=ku,
+        # weight panels [panel][input][panel_width]; all but the last are panel_floats long
+        # and hold nr whole vectors of real features (full_panels of them); the last holds
+        # last_panel["nr"] vectors of which last_panel["features"] are real, or is full too
+        # (last_panel None)
+        panels=groups, panel_width=nr * v, panel_floats=kp * nr * v,
+        full_panels=groups if uniform else groups - 1,
+        last_panel=None if uniform else dict(nr=nr_last, features=n_out - (groups - 1) * nr * v),
+        # work items: (block of tiles_per_block row tiles, panel); with past_rows the last
+        # block has fewer tiles (it stops at the last row); with row_tail the last tile has
+        # only row_tail rows
+        row_blocks=row_blocks, tiles_per_block=tiles_per_block,
+        past_rows=row_blocks * tiles_per_block > tiles, row_tail=rows % mr,
+        # the inputs in chunks of chunk_len (the last one last_chunk long, counted at run
+        # time when ragged_chunks); a chunk is k_steps unrolled steps of ku, then k_rest
+        # inputs one by one from rest_from
+        chunks=chunks, chunk_len=kc, last_chunk=last_chunk, ragged_chunks=last_chunk != kc,
+        k_steps=kc // ku, k_rest=kc % ku, rest_from=kc // ku * ku,
+        **element_dims(spec.out_shape), parallel=parallel_if(spec.flops))
     reads = f"{in_layout} flattened ({kp} inputs)" if in_layout.blocked else f"{kp} inputs"
-    spec.note = (f"reads {reads}; {'GEMV' if rows < 4 else 'GEMM'} tile {mr} rows x {nr} "
-                 f"vectors of {v}" + (f" x {ku} k-steps" if ku > 1 else "")
+    spec.note = (f"reads {reads}; {'GEMV' if rows < 4 else 'GEMM'} tile "
+                 f"{mr} row{'s' * (mr > 1)} x {nr} vectors of {v}"
+                 + (f" x {ku} k-steps" if ku > 1 else "")
                  + (f", {chunks} k-chunks of {kc}" if chunks > 1 else "")
                  + ", weight panels [group][k][features], threads over (row block, panel)")
     return True

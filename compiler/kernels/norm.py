@@ -30,9 +30,12 @@ def batchnorm_batch_stats(spec: KernelSpec, target) -> bool:
             sizes=(c, c, 1),
             initial=(op.params["running_mean"], op.params["running_var"],
                      np.array([op.num_batches_tracked]))))
-    spec.ctx = dict(n=n, channels=c, hw=h * w, count=n * h * w, eps=op.eps, momentum=op.momentum,
-                    has_weight="weight" in op.params, has_bias="bias" in op.params,
-                    update_stats=op.update_stats, parallel=parallel_if(spec.out_numel * 8))
+    spec.ctx = dict(
+        n=n, channels=c, hw=h * w,
+        # elements per channel: the divisor of the mean and the (biased) variance
+        count=n * h * w, eps=op.eps, momentum=op.momentum,
+        has_weight="weight" in op.params, has_bias="bias" in op.params,
+        update_stats=op.update_stats, parallel=parallel_if(spec.out_numel * 8))
     spec.note = ("two-pass batch statistics in double, then normalise; threads over channels"
                  + ("; updates running statistics" if op.update_stats else ""))
     return True

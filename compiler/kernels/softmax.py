@@ -12,13 +12,13 @@ from .util import parallel_if
 INNER_BLOCK = 64
 
 
-def batch_channel_from_offset(shape) -> tuple[str, str]:
-    """C expressions for the dim-0 and dim-1 indices of the element at linear offset `off`."""
+def element_dims(shape) -> dict:
+    """Where the element at offset `off` sits in dims 0 and 1, for fused steps that depend on
+    them: dim 0 at off / image_floats, dim 1 at off / channel_floats % channels."""
     if len(shape) < 2:
-        return "0", "0"
-    per_c = math.prod(shape[2:])
-    c = f"off % {shape[1]}" if per_c == 1 else f"(off / {per_c}) % {shape[1]}"
-    return f"off / {math.prod(shape[1:])}", f"({c})"
+        return dict(image_floats=max(math.prod(shape), 1), channel_floats=1, channels=1)
+    return dict(image_floats=math.prod(shape[1:]), channel_floats=math.prod(shape[2:]),
+                channels=shape[1])
 
 
 @register(Softmax, "softmax_blocked")
@@ -28,10 +28,17 @@ def softmax_blocked(spec: KernelSpec, target) -> bool:
     outer, d, inner = math.prod(shape[:dim]), (shape[dim] if shape else 1), \
         math.prod(shape[dim + 1:])
     block = min(inner, INNER_BLOCK)
-    n_expr, c_expr = batch_channel_from_offset(shape)
+    blocks = -(-inner // block)
     spec.template = "softmax.c.j2"
-    spec.ctx = dict(outer=outer, d=d, inner=inner, block=block, blocks=-(-inner // block),
-                    n_expr=n_expr, c_expr=c_expr, parallel=parallel_if(spec.flops * 4))
+    spec.ctx = dict(
+        # the (outer, d, inner) view; softmax runs along d
+        outer=outer, d=d, inner=inner,
+        # inner > 1: work items (outer index, block of `block` inner positions); when the
+        # positions do not divide into blocks, the last block's `last_block` are counted at
+        # run time
+        block=block, blocks=blocks, ragged=inner % block != 0,
+        last_block=inner - (blocks - 1) * block,
+        **element_dims(shape), parallel=parallel_if(spec.flops * 4))
     spec.note = (f"view ({outer}, {d}, {inner}); " + (
         "contiguous rows, threads over rows" if inner == 1 else
         f"blocks of {block} inner positions, threads over (outer, block)"))
@@ -43,7 +50,10 @@ def softmax_fast(spec: KernelSpec, target) -> bool:
     """The same three passes with smelt_expf, and the max and the sum of a contiguous row
     kept in V lanes, so every pass vectorises (inner positions are lanes already)."""
     softmax_blocked(spec, target)
+    v = target.vector_floats
     spec.template = "softmax_fast.c.j2"
-    spec.ctx["v"] = target.vector_floats
+    # a contiguous row (inner == 1) is `vectors` whole vectors of v, then the elements from
+    # `tail` on one by one
+    spec.ctx.update(v=v, vectors=spec.ctx["d"] // v, tail=spec.ctx["d"] // v * v)
     spec.note = spec.note.replace("view", "vectorised exp, view")
     return True
