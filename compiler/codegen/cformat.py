@@ -63,7 +63,41 @@ def reindent(source: str) -> str:
     tidy = [line for i, line in enumerate(out)
             if line or not (i + 1 < len(out) and out[i + 1].lstrip().startswith("}")
                             or i > 0 and out[i - 1].endswith("{"))]
-    return "\n".join(tidy) + "\n"
+    return "\n".join(piece for line in tidy for piece in wrap_line(line)) + "\n"
+
+
+def wrap_line(line: str, width: int = 100) -> list[str]:
+    """A statement too long for `width` columns broken after commas (or before `?` and `:`)
+    at its outermost parenthesis level, continuation lines indented one level deeper."""
+    if len(line) <= width or line.lstrip().startswith(("/*", "*", "#")):
+        return [line]
+    indent = line[:len(line) - len(line.lstrip())] + INDENT
+    breaks, depth = [], 0               # (rank, where): lower ranks (outer levels) first
+    for i, ch in enumerate(line):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and line[i + 1:i + 2] == " ":
+            breaks.append((2 * depth, i + 2))
+        elif ch in "?:" and line[i - 1:i + 2] in (f" {ch} ",):
+            breaks.append((2 * depth - 1, i))
+        elif ch == "=" and line[i - 1:i + 2] == " = " and depth == 0 and \
+                len(indent) + len(line) - i - 2 <= width:     # the right-hand side fits alone
+            breaks.append((0, i + 2))
+        elif ch in "+-" and line[i - 1:i + 2] == f" {ch} ":
+            breaks.append((2 * depth + 1, i))
+    pieces, start = [], 0
+    while len(line) - start + (len(indent) if pieces else 0) > width:
+        limit = start + width - (len(indent) if pieces else 0)
+        fits = [b for b in breaks if start < b[1] <= limit]
+        if not fits:
+            break
+        at = max(fits, key=lambda b: (-b[0], b[1]))[1]     # the outermost level, the latest
+        pieces.append(line[start:at].rstrip())
+        start = at
+    pieces.append(line[start:])
+    return [pieces[0]] + [indent + piece.lstrip() for piece in pieces[1:]]
 
 
 def drop_redundant_braces(lines: list[str]) -> list[str]:

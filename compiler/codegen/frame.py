@@ -59,12 +59,12 @@ def typed(names: list[str], r: str) -> list[str]:
 
 
 def c_signature(name: str, args: list[str]) -> str:
-    """`void name(args)`, broken after commas to stay within 100 columns."""
+    """`void name(args)`, broken after commas to stay within 100 columns with a `;` after."""
     head = f"void {name}("
     lines, line = [], head
     for i, arg in enumerate(args):
         piece = arg + ("," if i < len(args) - 1 else ")")
-        if len(line) + len(piece) > 100 and line != head:
+        if len(line) + len(piece) > 99 and line != head:
             lines.append(line.rstrip())
             line = " " * len(head)
         line += piece + " "
