@@ -17,7 +17,11 @@ def reorder(spec: KernelSpec, target) -> bool:
     blocked = dst if dst.blocked else src
     n, c, h, w = spec.out_shape
     spec.template = "reorder.c.j2"
-    spec.ctx = dict(to_blocked=dst.blocked, n=n, c=c, hw=h * w, v=blocked.v,
-                    cb=-(-c // blocked.v), parallel=parallel_if(spec.out_numel * 8))
+    v, cb = blocked.v, -(-c // blocked.v)
+    spec.ctx = dict(
+        to_blocked=dst.blocked, n=n, c=c, v=v, cb=cb, pixels=h * w,
+        # the last block has lanes past the channels: not read, stored as zero
+        padded=c % v != 0,
+        parallel=bool(parallel_if(spec.out_numel * 8)) and n * cb > 1)
     spec.note = f"{src} -> {dst}, threads over (n, channel block)"
     return True

@@ -73,14 +73,19 @@ def lower_pool(spec: KernelSpec, note: str) -> bool:
     oh, ow = spec.out_shape[-2:]
     t = pool_tables(spec.node.op, h, w, oh, ow)
     rows, cols, dilation = t["rows"], t["cols"], t["dilation"]
-    n_expr, c_expr = plane_nc(spec.out_shape)
+    n_index, c_index = plane_nc(spec.out_shape)
+    planes = math.prod(lead)
     moved = 4 * (math.prod(spec.in_shapes[0]) + spec.out_numel)      # bytes
     spec.template = "pool2d.c.j2"
-    spec.ctx = dict(kind=t["kind"], divide=t["divide"], planes=math.prod(lead), h=h, w=w,
-                    oh=oh, ow=ow, row_first=rows[0], row_count=rows[1], row_factor=rows[2],
-                    col_first=cols[0], col_count=cols[1], col_factor=cols[2],
-                    row_step=dilation[0] * w, col_step=dilation[1], n_expr=n_expr, c_expr=c_expr,
-                    parallel=parallel_if(max(spec.flops, moved)))
+    spec.ctx = dict(
+        kind=t["kind"], divide=t["divide"], planes=planes, plane=h * w, w=w, oh=oh, ow=ow,
+        row_first=rows[0], row_count=rows[1], row_factor=rows[2],
+        col_first=cols[0], col_count=cols[1], col_factor=cols[2],
+        # input floats between a window's taps, along a column and along a row
+        row_step=dilation[0] * w, col_step=dilation[1],
+        # the element's index in dims 0 and 1, for the fused steps
+        n_index=n_index, c_index=c_index,
+        parallel=bool(parallel_if(max(spec.flops, moved))) and planes * oh > 1)
     spec.note = note + "; threads over (plane, output row)"
     return True
 

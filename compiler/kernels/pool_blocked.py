@@ -55,13 +55,18 @@ def lower_pool_blocked(spec: KernelSpec, target) -> bool:
     cb = -(-c // v)
     moved = 4 * (n * cb * v) * (h * w + oh * ow)                       # bytes
     spec.template = "pool2d_blocked.c.j2"
-    spec.ctx = dict(kind="global" if whole else t["kind"], divide=t["divide"], v=v, n=n, c=c,
-                    cb=cb, h=h, w=w, oh=oh, ow=ow,
-                    row_first=rows[0], row_count=rows[1], row_factor=rows[2],
-                    col_first=cols[0], col_count=cols[1], col_factor=cols[2],
-                    row_step=t["dilation"][0] * w * v, col_step=t["dilation"][1] * v,
-                    kh=kh, kw=kw, unroll=kh * kw <= MAX_UNROLLED_TAPS,
-                    parallel=parallel_if(max(spec.flops, moved)))
+    row_step, col_step = t["dilation"][0] * w * v, t["dilation"][1] * v
+    spec.ctx = dict(
+        kind="global" if whole else t["kind"], divide=t["divide"], v=v, n=n, cb=cb, oh=oh, ow=ow,
+        row_first=rows[0], row_count=rows[1], row_factor=rows[2],
+        col_first=cols[0], col_count=cols[1], col_factor=cols[2],
+        # floats between a window's taps, along a column and along a row
+        row_step=row_step, col_step=col_step,
+        # the unrolled path (windows of kh x kw taps): tap (i, j) is taps[i][j] floats on
+        kh=kh, kw=kw, unroll=kh * kw <= MAX_UNROLLED_TAPS,
+        taps=[[i * row_step + j * col_step for j in range(kw)] for i in range(kh)],
+        pixels=h * w,                 # a global pool's inputs per channel block
+        parallel=bool(parallel_if(max(spec.flops, moved))) and n * cb * (1 if whole else oh) > 1)
     what = {"max": "NaN-propagating vector max", "avg": "vector float sum",
             "global": "global vector sum, 4 accumulators"}[spec.ctx["kind"]]
     spec.note = (f"{spec.out_layout}, {what} over {v} channels per tap, window tables; "

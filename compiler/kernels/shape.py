@@ -10,34 +10,39 @@ from __future__ import annotations
 
 import math
 
+from ..codegen.cexpr import Expr
+from ..codegen.env import loop_values
 from ..ops.conv import Pad
 from ..ops.shape import Cat, PixelShuffle, Upsample
 from .base import KernelSpec, register
-from .util import nc_inner, parallel_if
+from .util import parallel_if
 
 
-def plane_nc(shape) -> tuple[str, str]:
-    """C expressions of the epilogue's n (index in dim 0) and c (index in dim 1) for a kernel
-    that loops over planes `p` (every dim before the last two), then `oh`, then `ow`."""
-    lead = tuple(shape[:-2])
+def plane_nc(shape) -> tuple[Expr, Expr]:
+    """The epilogue's n (index in dim 0) and c (index in dim 1) of the element at (p, oh, ow)
+    of a kernel that loops over planes `p` (every dim before the last two), then `oh`, then
+    `ow`: index expressions of those loop variables (a loop that runs once is 0)."""
+    *lead, oh, ow = shape
+    p, row, col = loop_values([("p", math.prod(lead)), ("oh", oh), ("ow", ow)])
     if not lead:
-        return "oh", "ow"
+        return row, col
     if len(lead) == 1:
-        return "p", "oh"
-    per_n, per_c = math.prod(lead[1:]), math.prod(lead[2:])
-    n = f"(p / {per_n})"
-    c = f"(p % {lead[1]})" if per_c == 1 else f"(p / {per_c} % {lead[1]})"
-    return n, c
+        return p, row
+    return p // math.prod(lead[1:]), p // math.prod(lead[2:]) % lead[1]
 
 
 def lower_gather(spec: KernelSpec, plane_in: int, rows: list[int], cols: list[int],
                  note: str) -> bool:
     """out[p][oh][ow] = in0[p * plane_in + rows[oh] + cols[ow]]."""
     *lead, oh, ow = spec.out_shape
-    n_expr, c_expr = plane_nc(spec.out_shape)
+    planes = math.prod(lead)
+    n_index, c_index = plane_nc(spec.out_shape)
     spec.template = "gather2d.c.j2"
-    spec.ctx = dict(planes=math.prod(lead), plane_in=plane_in, oh=oh, ow=ow, rows=rows, cols=cols,
-                    n_expr=n_expr, c_expr=c_expr, parallel=parallel_if(8 * spec.out_numel))
+    spec.ctx = dict(
+        planes=planes, plane_in=plane_in, oh=oh, ow=ow, rows=rows, cols=cols,
+        # the element's index in dims 0 and 1, for the fused steps
+        n_index=n_index, c_index=c_index,
+        parallel=bool(parallel_if(8 * spec.out_numel)) and planes * oh > 1)
     spec.note = note + "; threads over (plane, output row)"
     return True
 
@@ -117,11 +122,14 @@ def upsample_bilinear(spec: KernelSpec, target) -> bool:
     tables = bilinear_tables(op, (h, w), (oh, ow))
     tables["row0"] = [r * w for r in tables["row0"]]
     tables["row1"] = [r * w for r in tables["row1"]]
-    n_expr, c_expr = plane_nc(spec.out_shape)
+    planes = math.prod(spec.out_shape[:2])
+    n_index, c_index = plane_nc(spec.out_shape)
     spec.template = "upsample_bilinear.c.j2"
-    spec.ctx = dict(planes=math.prod(spec.out_shape[:2]), h=h, w=w, oh=oh, ow=ow, **tables,
-                    n_expr=n_expr, c_expr=c_expr,
-                    parallel=parallel_if(max(spec.flops, 8 * spec.out_numel)))
+    spec.ctx = dict(
+        planes=planes, plane=h * w, oh=oh, ow=ow, **tables,
+        # the element's index in dims 0 and 1, for the fused steps
+        n_index=n_index, c_index=c_index,
+        parallel=bool(parallel_if(max(spec.flops, 8 * spec.out_numel))) and planes * oh > 1)
     spec.note = (f"bilinear upsampling (align_corners={op.align_corners}), NCHW, weight tables; "
                  "threads over (plane, output row)")
     return True
@@ -137,13 +145,10 @@ def cat(spec: KernelSpec, target) -> bool:
     parts, col = [], 0
     for s in spec.in_shapes[:spec.anchor_arity]:
         length = s[dim] * inner
-        parts.append(dict(len=length, col=col, parallel=parallel_if(8 * outer * length)))
+        parts.append(dict(len=length, col=col, parallel=bool(parallel_if(8 * outer * length))))
         col += length
-    _, channels, plane = nc_inner(shape)
-    n_expr = "0" if math.prod(shape) == channels * plane else f"(off / {channels * plane})"
-    c_expr = "0" if channels == 1 else f"(off / {plane} % {channels})"
     spec.template = "cat.c.j2"
-    spec.ctx = dict(outer=outer, row=col, parts=parts, n_expr=n_expr, c_expr=c_expr,
+    spec.ctx = dict(outer=outer, row=col, parts=parts,
                     parallel=any(part["parallel"] for part in parts))
     spec.note = f"concatenation along dim {dim}: one row copy per input, threads over rows"
     return True

@@ -42,9 +42,9 @@ def upsample_blocked(spec: KernelSpec, target) -> bool:
         how = f"{op.mode}, one vector copy per pixel from index tables"
     moved = 4 * n * cb * v * (h * w + oh * ow)                        # bytes
     spec.template = "upsample_blocked.c.j2"
-    spec.ctx = dict(mode="bilinear" if op.mode == "bilinear" else "nearest", v=v, n=n, c=c,
-                    cb=cb, h=h, w=w, oh=oh, ow=ow, **tables,
-                    parallel=parallel_if(max(spec.flops, moved)))
+    spec.ctx = dict(mode="bilinear" if op.mode == "bilinear" else "nearest", v=v, n=n,
+                    cb=cb, oh=oh, ow=ow, **tables,
+                    parallel=bool(parallel_if(max(spec.flops, moved))) and n * cb * oh > 1)
     spec.note = f"{spec.out_layout}, {how}; threads over (n, channel block, output row)"
     return True
 
@@ -56,9 +56,10 @@ def cat_blocked_accepts(node, target) -> bool:
 
 def cat_segments(channels: list[int], v: int) -> list[dict]:
     """The output channel blocks of a cat of inputs with `channels`, as segments [start, end)
-    of blocks: "vector" runs copy whole blocks src.. of one input; "lanes" blocks list the
-    pieces (input, src_cb, src_lane, dst lane, count, channel) they gather, and how many
-    lanes hold channels (the rest are the output's padding)."""
+    of blocks: "vector" runs copy whole blocks src.. of one input (output block ob reads its
+    block ob - shift); "lanes" blocks list the pieces (input, src_cb, src_lane, dst lane,
+    count, channel) they gather, and how many lanes hold channels (the rest are the output's
+    padding). Each has a comment for the C."""
     total = sum(channels)
     starts = [sum(channels[:i]) for i in range(len(channels))]
     segments: list[dict] = []
@@ -82,11 +83,35 @@ def cat_segments(channels: list[int], v: int) -> list[dict]:
                 last["end"] = b + 1
             else:
                 segments.append(dict(kind="vector", start=b, end=b + 1, input=p["input"],
-                                     src=p["src_cb"]))
+                                     src=p["src_cb"], shift=b - p["src_cb"]))
         else:
             segments.append(dict(kind="lanes", start=b, end=b + 1, pieces=pieces,
                                  filled=hi - lo))
+    for seg in segments:
+        seg["comment"] = segment_comment(seg, v)
     return segments
+
+
+def segment_comment(seg: dict, v: int) -> list[str]:
+    """What a segment copies, as comment lines for the C: which input blocks, or which lanes
+    from where."""
+    if seg["kind"] == "vector":
+        blocks = seg["end"] - seg["start"]
+        return [f"output {span('block', seg['start'], blocks)}: "
+                f"{span('block', seg['src'], blocks)} of in{seg['input']}"]
+    lines = [f"output block {seg['start']}, lane by lane:"]
+    lines += [f"{span('lane', p['dst'], p['count'])} from in{p['input']} "
+              f"{span('channel', p['channel'], p['count'])}," for p in seg["pieces"]]
+    if seg["filled"] < v:
+        lines.append(f"{span('lane', seg['filled'], v - seg['filled'])} zero")
+    else:
+        lines[-1] = lines[-1].rstrip(",")
+    return lines
+
+
+def span(noun: str, first: int, count: int) -> str:
+    """"lane 3" or "lanes 3..7"."""
+    return f"{noun} {first}" if count == 1 else f"{noun}s {first}..{first + count - 1}"
 
 
 @register(Cat, "cat_blocked", reference=False, blocked=True, accepts=cat_blocked_accepts)
@@ -99,9 +124,8 @@ def cat_blocked(spec: KernelSpec, target) -> bool:
     segments = cat_segments(channels, v)
     cb = -(-c // v)
     spec.template = "cat_blocked.c.j2"
-    spec.ctx = dict(v=v, n=n, c=c, cb=cb, h=h, w=w, segments=segments,
-                    in_cb=[-(-ci // v) for ci in channels],
-                    parallel=parallel_if(8 * n * cb * v * h * w))
+    spec.ctx = dict(v=v, n=n, cb=cb, h=h, w=w, segments=segments,
+                    parallel=bool(parallel_if(8 * n * cb * v * h * w)) and n * cb * h > 1)
     gathered = sum(s["kind"] == "lanes" for s in segments)
     spec.note = (f"{spec.out_layout}, channels {'+'.join(map(str, channels))}: "
                  f"{cb - gathered} block(s) copied as vectors, {gathered} gathered lane by lane; "
