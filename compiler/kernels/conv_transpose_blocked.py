@@ -36,13 +36,17 @@ import numpy as np
 
 from ..ops.conv import ConvTranspose2d
 from .base import KernelSpec, register
-from .conv_blocked import BLOCKING, balanced_widths, column_tiles, pack_weights, row_taps
+from .conv_blocked import (BLOCKING, balanced_widths, column_tiles, pack_weights, row_taps,
+                           uniform_range)
 from .util import groups_in_whole_blocks, padded_bias, parallel_if
 
 #: weights one work item reads per pass over its rows, kept below this to stay in L2
 WEIGHT_CHUNK_BYTES = 256 * 1024
 #: work items wanted when rows are grouped (a few per thread on the machines we target)
 MIN_ITEMS = 8
+#: input channels unrolled in a tile's channel loop; tiles of more FMAs per channel than
+#: UNROLL_FMAS unroll less
+UNROLL, UNROLL_WIDE, UNROLL_FMAS = 4, 2, 16
 
 
 @dataclass
@@ -109,6 +113,56 @@ def row_tables(rows: list[Phase], oh: int, h: int, stride: int, pad: int) -> dic
     return dict(ih0=ih0, kp0=kp0, m_lo=lo, m_hi=hi)
 
 
+def row_context(rows: list[Phase], oh: int, h: int, stride: int, pad: int, reads: bool) -> dict:
+    """The template context saying which taps output row oh reads: tap m (of the row's phase)
+    reads input row ih0 - m * tap_step through phase-major kernel row kp0 + m, for m in the
+    row's range. With stride 1 (one phase) ih0 is oh + first_row and kp0 is 0; otherwise
+    both come from per-row tables, as does the tap range unless every row has the same.
+    Tables are written only if some tile reads the input (`reads`)."""
+    tables = row_tables(rows, oh, h, stride, pad)
+    tap_range = uniform_range(tables["m_lo"], tables["m_hi"])
+    first_row = rows[0].base if stride == 1 else None
+    return dict(tap_step=rows[0].step, first_row=first_row, tap_range=tap_range,
+                first_tap_tables=reads and first_row is None,
+                tap_range_tables=reads and tap_range is None, **tables)
+
+
+def phase_columns(cols: list[Phase], rb_w: int, w: int, stride: int) -> list[dict]:
+    """The non-empty column phases, each with its tile variants (width, valid taps: the
+    pixels of the tile whose input column for each of the phase's taps is inside, and the
+    FMAs per input channel and output block that leaves) and the runs of tiles along it."""
+    out = []
+    for p in cols:
+        if not p.count:
+            continue
+        instances, runs = column_tiles(p.count, balanced_widths(p.count, rb_w), w, 1,
+                                       -p.base, -p.step, len(p.taps))
+        variants = [dict(width=width, valid=valid, fmas=sum(map(len, valid)),
+                         unroll=UNROLL if sum(map(len, valid)) <= UNROLL_FMAS else UNROLL_WIDE)
+                    for width, valid in instances]
+        out.append(dict(first=p.first, base=p.base, step=p.step, start=p.start,
+                        variants=variants,
+                        runs=[dict(variant=index, first=start, count=count,
+                                   width=instances[index][0],
+                                   comment=phase_run_comment(p, stride, start, count,
+                                                             *instances[index]))
+                              for index, start, count in runs]))
+    return out
+
+
+def phase_run_comment(p: Phase, stride: int, start: int, count: int, width: int,
+                      valid: tuple) -> str:
+    """What a run of tiles along a column phase covers, and which taps its tiles leave out."""
+    first, last = p.first + start * stride, p.first + (start + count * width - 1) * stride
+    text = f"output columns {first}..{last}" + (f" step {stride}" if stride > 1 else "") + \
+        f": {count} tile{'s' * (count > 1)} of {width}"
+    for t, tap in enumerate(p.taps):
+        if len(valid[t]) != width:
+            pixels = ",".join(map(str, valid[t])) or "none"
+            text += f", kernel column {tap} only for tile pixels {pixels}"
+    return text
+
+
 def row_groups(rows: list[Phase], stride: int, items_per_group: int) -> list[list[int]]:
     """Output rows grouped by phase, each phase split into parts so that there are at least
     MIN_ITEMS work items (`items_per_group` work items share one group)."""
@@ -156,13 +210,7 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> bool:
     ocb_g = ocb if g == 1 else (oc // g) // v
     rows, cols = phases(oh, kh, sh, ph, dh), phases(ow, kw, sw, pw, dw)
     rb_oc, rb_w = pick_phase_tile(target.isa, ocb_g, max(p.count for p in cols))
-    col_phases = []
-    for p in cols:
-        if p.count:
-            instances, runs = column_tiles(p.count, balanced_widths(p.count, rb_w), w, 1,
-                                           -p.base, -p.step, len(p.taps))
-            col_phases.append(dict(first=p.first, base=p.base, step=p.step, start=p.start,
-                                   instances=instances, runs=runs))
+    col_phases = phase_columns(cols, rb_w, w, sw)
 
     # L2 budget: a group's weights for the kernel rows of one phase, per pass over its rows
     taps_h = max(len(p.taps) for p in rows)
@@ -188,18 +236,32 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> bool:
     packed = pack_weights(weight, g, v, icv, blocked_in).reshape(
         ocb // rb_oc, rb_oc, icb_g, kh, kw, icv, v).transpose(0, 2, 3, 4, 5, 1, 6)
     spec.constant("weight", np.ascontiguousarray(packed),
-                  f"{ocb // rb_oc}x{icb_g}x{kh}x{kw}x{icv}x{rb_oc}x{v} packed, taps in phase order")
-    spec.constant("bias", bias, f"{oc} (+{ocb * v - oc} zero lanes)")
+                  f"{ocb // rb_oc}x{icb_g}x{kh}x{kw}x{icv}x{rb_oc}x{v}, taps by phase")
+    spec.constant("bias", bias, f"{oc}" + (f" (+{ocb * v - oc} zero lanes)" if oc % v else ""))
+    reads = any(var["fmas"] for cp in col_phases for var in cp["variants"])
+    order = [o for x in groups for o in x]
     spec.ctx = dict(
-        v=v, n=n, ic=ic, h=h, w=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw,
-        icv=icv, icb_g=icb_g, icb_total=-(-ic // v), ocb=ocb, ocb_g=ocb_g, rb_oc=rb_oc,
-        rb_w=rb_w, col_phases=col_phases, dstep=rows[0].step, blocked_in=blocked_in,
-        chunks=chunks, chunk_icb=chunk_icb, groups=groups,
+        v=v, n=n, sw=sw,
+        # work items: (image, group of tile_blocks output channel blocks, group of output rows)
+        block_groups=ocb // rb_oc, tile_blocks=rb_oc, row_groups=len(groups),
+        # input: in_blocks channel blocks (or icv NCHW channels) per group; with several
+        # groups, block group og reads group og / group_blocks, from channel group_channels * it
+        in_blocks=icb_g, icv=icv, group_blocks=ocb_g // rb_oc if g > 1 else 0,
+        group_channels=icb_g * v,
+        # weights: [block group][input block][kernel row][kernel column][icv][tile_blocks][V]
+        group_weights=icb_g * kh * kw * icv * rb_oc * v,
+        in_block_weights=kh * kw * icv * rb_oc * v, row_weights=kw * icv * rb_oc * v,
+        column_weights=icv * rb_oc * v, channel_weights=rb_oc * v,
+        col_phases=col_phases,
+        # input channel blocks in chunks of chunk_blocks (the last one ends at in_blocks)
+        chunks=chunks, chunk_blocks=chunk_icb, even_chunks=icb_g % chunk_icb == 0,
+        chunk_end=[min((i + 1) * chunk_icb, icb_g) for i in range(chunks)],
+        # output rows in work order (None: in order, one per work item); group r is rows
+        # group_start[r] .. group_start[r + 1] - 1 of it
+        row_order=None if chunks == 1 and order == list(range(oh)) else order,
         group_start=[sum(len(x) for x in groups[:i]) for i in range(len(groups) + 1)],
-        row_order=[o for x in groups for o in x],
-        out_mode="blocked" if out_layout.blocked else "nchw",
-        ob_stride=icb_g * kh * kw * icv * v, parallel=parallel_if(spec.flops),
-        **row_tables(rows, oh, h, sh, ph))
+        parallel=parallel_if(spec.flops),
+        **row_context(rows, oh, h, sh, ph, reads))
     spec.note = (f"{in_layout} -> {out_layout}, {sh * sw} output phases, tile {rb_w} px x "
                  f"{rb_oc} blocks of {v}" + (f", {chunks} input chunks of {chunk_icb} blocks"
                                             if chunks > 1 else "") +
