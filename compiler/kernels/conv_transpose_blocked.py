@@ -30,6 +30,7 @@ accumulator is one (pixel, output channel) and a shuffle tree sums its lanes at 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -243,7 +244,7 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> bool:
     spec.ctx = dict(
         v=v, n=n, sw=sw,
         # work items: (image, group of tile_blocks output channel blocks, group of output rows)
-        block_groups=ocb // rb_oc, tile_blocks=rb_oc, row_groups=len(groups),
+        block_groups=ocb // rb_oc, tile_blocks=rb_oc, row_groups=len(groups), reads=reads,
         # input: in_blocks channel blocks (or icv NCHW channels) per group; with several
         # groups, block group og reads group og / group_blocks, from channel group_channels * it
         in_blocks=icb_g, icv=icv, group_blocks=ocb_g // rb_oc if g > 1 else 0,
@@ -287,39 +288,55 @@ def dot_accepts(spec: KernelSpec, target) -> bool:
 
 
 def lane_sums(names: list[str], v: int, out: str, tmp_prefix: str = "r") -> list[str]:
-    """C statements declaring vector `out` whose lane j is the sum of the lanes of names[j]
-    (a transpose-and-add tree of two-input shuffles; missing vectors count as zero)."""
+    """C statements declaring vector `out` whose lane j is the sum of the lanes of names[j]: a
+    transpose-and-add tree of shuffles. Level l of the tree halves the partial sums per
+    vector: while there are several vectors it pairs them (masks pair_lo<l>, pair_hi<l> of
+    `shuffle_masks`), then folds the last one onto itself (fold_lo<l>, fold_hi<l>). Missing
+    vectors count as zero (`zero`); a pair of them is zero without a shuffle."""
     k = 1
     while k < len(names):
         k *= 2
     vecs = names + ["zero"] * (k - len(names))
-    lines, parts, per_vec, tmp = [], v, 1, 0
+    lines, level, tmp = [], 0, 0
 
-    def mask(lanes):
-        return "(ct_mask){ " + ", ".join(map(str, lanes + [0] * (v - len(lanes)))) + " }"
+    def node(operands: str, kind: str) -> str:
+        nonlocal tmp
+        name, tmp = f"{tmp_prefix}{tmp}", tmp + 1
+        lines.extend([f"smelt_vf {name} = __builtin_shuffle({operands}, {kind}_lo{level});",
+                      f"{name} += __builtin_shuffle({operands}, {kind}_hi{level});"])
+        return name
 
-    while len(vecs) > 1:                     # pairs of vectors: accumulators x2, partials /2
-        half = parts // 2
-        lo = [s * parts + i for s in range(per_vec) for i in range(half)]
-        hi = [s * parts + half + i for s in range(per_vec) for i in range(half)]
-        merged = []
-        for a, b in zip(vecs[::2], vecs[1::2]):
-            lines.append(f"const smelt_vf {tmp_prefix}{tmp} = __builtin_shuffle({a}, {b}, "
-                         f"{mask(lo + [v + x for x in lo])}) + __builtin_shuffle({a}, {b}, "
-                         f"{mask(hi + [v + x for x in hi])});")
-            merged.append(f"{tmp_prefix}{tmp}")
-            tmp += 1
-        vecs, parts, per_vec = merged, half, per_vec * 2
+    while len(vecs) > 1:                     # pairs of vectors: vectors / 2, partials / 2
+        vecs = ["zero" if a == b == "zero" else node(f"{a}, {b}", "pair")
+                for a, b in zip(vecs[::2], vecs[1::2])]
+        level += 1
     last = vecs[0]
-    while parts > 1:                         # within the vector: partials /2
-        half = parts // 2
-        lo = [s * parts + i for s in range(per_vec) for i in range(half)]
-        hi = [s * parts + half + i for s in range(per_vec) for i in range(half)]
-        lines.append(f"const smelt_vf {tmp_prefix}{tmp} = __builtin_shuffle({last}, {mask(lo)}) + "
-                     f"__builtin_shuffle({last}, {mask(hi)});")
-        last, parts, tmp = f"{tmp_prefix}{tmp}", half, tmp + 1
-    lines.append(f"const smelt_vf {out} = {last};")
+    while v >> level > 1:                    # within the vector: partials / 2
+        last = node(last, "fold")
+        level += 1
+    if not lines:
+        return [f"const smelt_vf {out} = {last};"]
+    lines[-2:] = [re.sub(rf"\b{last}\b", out, line) for line in lines[-2:]]   # the root is `out`
     return lines
+
+
+def shuffle_masks(v: int, used: set[str]) -> list[tuple[str, list[int]]]:
+    """The shuffle masks of `lane_sums` trees named in `used`, in order: at level l (2^l
+    groups of v >> l partial sums per vector), the low and the high half of each group, from
+    two vectors (the first's, then the second's: lanes of the second count from v) or one."""
+    masks = []
+    level = 0
+    while v >> level > 1:
+        parts, groups = v >> level, 1 << level
+        half = parts // 2
+        lo = [s * parts + i for s in range(groups) for i in range(half)]
+        hi = [x + half for x in lo]
+        masks += [(f"pair_lo{level}", lo + [v + x for x in lo]),
+                  (f"pair_hi{level}", hi + [v + x for x in hi]),
+                  (f"fold_lo{level}", lo + [0] * (v - len(lo))),
+                  (f"fold_hi{level}", hi + [0] * (v - len(hi)))]
+        level += 1
+    return [(name, lanes) for name, lanes in masks if name in used]
 
 
 @register(ConvTranspose2d, "conv_transpose2d_dot", reference=False, blocked=True,
@@ -346,16 +363,14 @@ def lower_dot(spec: KernelSpec, target, op: ConvTranspose2d, what: str = "") -> 
     rows, cols = phases(oh, kh, sh, ph, dh), phases(ow, kw, sw, pw, dw)
     widest = max(p.count for p in cols)
     rb_w = max(balanced_widths(widest, min(v, DOT_ACCUMULATORS // oc)))
-    col_phases = []
-    for p in cols:
-        if p.count:
-            instances, runs = column_tiles(p.count, balanced_widths(p.count, rb_w), w, 1,
-                                           -p.base, -p.step, len(p.taps))
-            sums = [[line for o in range(oc) for line in
-                     lane_sums([f"a{j}_{o}" for j in range(width)], v, f"s{o}", f"r{o}_")]
-                    for width, _ in instances]
-            col_phases.append(dict(first=p.first, base=p.base, step=p.step, start=p.start,
-                                   instances=instances, sums=sums, runs=runs))
+    col_phases = phase_columns(cols, rb_w, w, sw)
+    for cp in col_phases:                      # each tile ends summing its vectors' lanes
+        for var in cp["variants"]:
+            var["sums"] = [line for o in range(oc) for line in
+                           lane_sums([f"a{j}_{o}" for j in range(var["width"])], v, f"s{o}",
+                                     f"r{o}_")]
+    used = {name for cp in col_phases for var in cp["variants"] for line in var["sums"]
+            for name in re.findall(r"\b(?:pair|fold)_(?:lo|hi)\d+\b", line)}
     perm_h = [t for p in rows for t in p.taps]
     perm_w = [t for p in cols for t in p.taps]
     weight = transposed_to_conv(op.params["weight"], 1)[:, :, perm_h][:, :, :, perm_w]
@@ -363,13 +378,20 @@ def lower_dot(spec: KernelSpec, target, op: ConvTranspose2d, what: str = "") -> 
     packed[..., :ic] = weight.transpose(0, 2, 3, 1)
     bias = padded_bias(op, oc)
     order = [p.first + q * sh for p in rows for q in range(p.count)]
+    reads = any(var["fmas"] for cp in col_phases for var in cp["variants"])
     spec.template = "conv_transpose2d_dot.c.j2"
     spec.constant("weight", packed, f"{oc}x{kh}x{kw}x{icb * v}: [oc][tap][input channels]")
     spec.constant("bias", bias, f"{oc}")
     spec.ctx = dict(
-        v=v, n=n, ic=ic, h=h, w=w, oc=oc, ocb=1, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw,
-        icb=icb, rb_w=rb_w, col_phases=col_phases, dstep=rows[0].step, row_order=order,
-        out_mode="nchw", parallel=parallel_if(spec.flops), **row_tables(rows, oh, h, sh, ph))
+        v=v, n=n, oh=oh, sw=sw, channels=oc,
+        # input: in_blocks channel blocks, unroll_blocks of them at a time
+        in_blocks=icb, unroll_blocks=2,
+        # weights: [output channel][kernel row][kernel column][input channel block][V]
+        channel_weights=kh * kw * icb * v, row_weights=kw * icb * v, column_weights=icb * v,
+        col_phases=col_phases, reads=reads, masks=shuffle_masks(v, used),
+        # output rows in work order (None: in order)
+        row_order=None if order == list(range(oh)) else order,
+        parallel=parallel_if(spec.flops), **row_context(rows, oh, h, sh, ph, reads))
     phase_count = f"{sh * sw} output phases, " if sh * sw > 1 else ""
     spec.note = (f"{spec.in_layouts[0]} -> NCHW, {what}{phase_count}dot products over input "
                  f"channel blocks, tile {rb_w} px x {oc} channels, threads over (n, row)")
