@@ -257,8 +257,8 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> bool:
         # input channel blocks in chunks of chunk_blocks (the last one ends at in_blocks)
         chunks=chunks, chunk_blocks=chunk_icb, even_chunks=icb_g % chunk_icb == 0,
         chunk_end=[min((i + 1) * chunk_icb, icb_g) for i in range(chunks)],
-        # output rows in work order (None: in order, one per work item); group r is rows
-        # group_start[r] .. group_start[r + 1] - 1 of it
+        # output rows in work order (None: 0, 1, ..., one per work item); row group r is
+        # row_order[group_start[r]:group_start[r + 1]]
         row_order=None if chunks == 1 and order == list(range(oh)) else order,
         group_start=[sum(len(x) for x in groups[:i]) for i in range(len(groups) + 1)],
         parallel=parallel_if(spec.flops),

@@ -14,8 +14,6 @@ per lane). Channel multipliers (out = k * in, k > 1) are left to the reference k
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..ops.conv import Conv2d
 from .base import KernelSpec, register
 from .conv_blocked import (balanced_widths, column_tiles, pack_weights, row_taps, run_comment,
