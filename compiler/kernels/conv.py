@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..ops.conv import Conv2d, ConvTranspose2d
 from .base import KernelSpec, register
+from .conv_blocked import uniform_range
 from .util import parallel_if
 
 
@@ -11,19 +12,6 @@ def valid_range(out: int, size: int, stride: int, offset: int) -> tuple[int, int
     lo = max(0, (-offset + stride - 1) // stride)
     hi = (size - 1 - offset) // stride + 1 if size - 1 - offset >= 0 else 0
     return min(lo, out), max(min(lo, out), min(hi, out))
-
-
-def store_layout(spec: KernelSpec, oc: int, oh: int, ow: int) -> dict:
-    """Where output plane (n, oc) goes: C offset of its (0, 0) element, then row and column
-    strides. Plain NCHW, or the positions a fused PixelShuffle(r) moves them to."""
-    store = spec.node.store
-    if store is None:
-        return dict(plane=f"((size_t)n * {oc} + oc) * {oh * ow}", row_stride=ow, col_stride=1)
-    r = store.op.r
-    width, height = ow * r, oh * r
-    return dict(plane=f"((size_t)(n * {oc // (r * r)} + oc / {r * r}) * {height} + "
-                      f"oc / {r} % {r}) * {width} + oc % {r}",
-                row_stride=r * width, col_stride=r)
 
 
 @register(Conv2d, "conv2d_direct")
@@ -41,12 +29,17 @@ def conv2d_direct(spec: KernelSpec, target) -> bool:
     spec.constant("weight", op.params["weight"], f"{oc}x{ic // op.groups}x{kh}x{kw}")
     if "bias" in op.params:
         spec.constant("bias", op.params["bias"], f"{oc}")
-    spec.ctx = dict(n=n, ic=ic, h=h, w=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw,
-                    dh=dh, dw=dw, pt=pt, pl=pl, icg=ic // op.groups, ocg=oc // op.groups,
-                    has_bias="bias" in op.params,
-                    oh_lo=[r[0] for r in rows], oh_hi=[r[1] for r in rows],
-                    ow_lo=[c[0] for c in cols], ow_hi=[c[1] for c in cols],
-                    parallel=parallel_if(spec.flops), **store_layout(spec, oc, oh, ow))
+    oh_lo, oh_hi = [r[0] for r in rows], [r[1] for r in rows]
+    ow_lo, ow_hi = [c[0] for c in cols], [c[1] for c in cols]
+    spec.ctx = dict(
+        n=n, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw, pt=pt, pl=pl,
+        # channels per group, in and out; weights [oc][ic of its group][kh][kw]
+        icg=ic // op.groups, ocg=oc // op.groups, has_bias="bias" in op.params,
+        # per kernel row (column): the output rows (columns) whose input lies inside, as
+        # (first, count) when the same for every kernel row (column), else as tables
+        out_rows=uniform_range(oh_lo, oh_hi), oh_lo=oh_lo, oh_hi=oh_hi,
+        out_cols=uniform_range(ow_lo, ow_hi), ow_lo=ow_lo, ow_hi=ow_hi,
+        parallel=parallel_if(spec.flops))
     spec.note = "reference direct convolution, NCHW, threads over (n, oc)" + (
         f"; stores through PixelShuffle({spec.node.store.op.r})" if spec.node.store else "")
     return True
@@ -71,10 +64,16 @@ def conv_transpose2d_direct(spec: KernelSpec, target) -> bool:
     spec.constant("weight", weight.reshape(oc, icg, kh, kw), f"{oc}x{icg}x{kh}x{kw} (oc-major)")
     if "bias" in op.params:
         spec.constant("bias", op.params["bias"], f"{oc}")
-    spec.ctx = dict(n=n, ic=ic, h=h, w=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw,
-                    dh=dh, dw=dw, ph=ph, pw=pw, icg=icg, ocg=ocg, has_bias="bias" in op.params,
-                    ih_lo=[r[0] for r in rows], ih_hi=[r[1] for r in rows],
-                    iw_lo=[c[0] for c in cols], iw_hi=[c[1] for c in cols],
-                    parallel=parallel_if(spec.flops))
+    ih_lo, ih_hi = [r[0] for r in rows], [r[1] for r in rows]
+    iw_lo, iw_hi = [c[0] for c in cols], [c[1] for c in cols]
+    spec.ctx = dict(
+        n=n, oc=oc, kh=kh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw, ph=ph, pw=pw, plane=oh * ow,
+        # channels per group, in and out; weights [oc][ic of its group][kh][kw]
+        icg=icg, ocg=ocg, has_bias="bias" in op.params,
+        # per kernel row (column): the input rows (columns) whose output lies inside, as
+        # (first, count) when the same for every kernel row (column), else as tables
+        in_rows=uniform_range(ih_lo, ih_hi), ih_lo=ih_lo, ih_hi=ih_hi,
+        in_cols=uniform_range(iw_lo, iw_hi), iw_lo=iw_lo, iw_hi=iw_hi,
+        parallel=parallel_if(spec.flops))
     spec.note = "reference transposed convolution, NCHW, threads over (n, oc) output planes"
     return True

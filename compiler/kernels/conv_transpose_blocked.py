@@ -30,19 +30,24 @@ accumulator is one (pixel, output channel) and a shuffle tree sums its lanes at 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..ops.conv import ConvTranspose2d
 from .base import KernelSpec, register
-from .conv_blocked import BLOCKING, balanced_widths, column_tiles, pack_weights, row_taps
+from .conv_blocked import (BLOCKING, balanced_widths, column_tiles, pack_weights, row_taps,
+                           uniform_range)
 from .util import groups_in_whole_blocks, padded_bias, parallel_if
 
 #: weights one work item reads per pass over its rows, kept below this to stay in L2
 WEIGHT_CHUNK_BYTES = 256 * 1024
 #: work items wanted when rows are grouped (a few per thread on the machines we target)
 MIN_ITEMS = 8
+#: input channels unrolled in a tile's channel loop; tiles of more FMAs per channel than
+#: UNROLL_FMAS unroll less
+UNROLL, UNROLL_WIDE, UNROLL_FMAS = 4, 2, 16
 
 
 @dataclass
@@ -109,6 +114,56 @@ def row_tables(rows: list[Phase], oh: int, h: int, stride: int, pad: int) -> dic
     return dict(ih0=ih0, kp0=kp0, m_lo=lo, m_hi=hi)
 
 
+def row_context(rows: list[Phase], oh: int, h: int, stride: int, pad: int, reads: bool) -> dict:
+    """The template context saying which taps output row oh reads: tap m (of the row's phase)
+    reads input row ih0 - m * tap_step through phase-major kernel row kp0 + m, for m in the
+    row's range. With stride 1 (one phase) ih0 is oh + first_row and kp0 is 0; otherwise
+    both come from per-row tables, as does the tap range unless every row has the same.
+    Tables are written only if some tile reads the input (`reads`)."""
+    tables = row_tables(rows, oh, h, stride, pad)
+    tap_range = uniform_range(tables["m_lo"], tables["m_hi"])
+    first_row = rows[0].base if stride == 1 else None
+    return dict(tap_step=rows[0].step, first_row=first_row, tap_range=tap_range,
+                first_tap_tables=reads and first_row is None,
+                tap_range_tables=reads and tap_range is None, **tables)
+
+
+def phase_columns(cols: list[Phase], rb_w: int, w: int, stride: int) -> list[dict]:
+    """The non-empty column phases, each with its tile variants (width, valid taps: the
+    pixels of the tile whose input column for each of the phase's taps is inside, and the
+    FMAs per input channel and output block that leaves) and the runs of tiles along it."""
+    out = []
+    for p in cols:
+        if not p.count:
+            continue
+        instances, runs = column_tiles(p.count, balanced_widths(p.count, rb_w), w, 1,
+                                       -p.base, -p.step, len(p.taps))
+        variants = [dict(width=width, valid=valid, fmas=sum(map(len, valid)),
+                         unroll=UNROLL if sum(map(len, valid)) <= UNROLL_FMAS else UNROLL_WIDE)
+                    for width, valid in instances]
+        out.append(dict(first=p.first, base=p.base, step=p.step, start=p.start,
+                        variants=variants,
+                        runs=[dict(variant=index, first=start, count=count,
+                                   width=instances[index][0],
+                                   comment=phase_run_comment(p, stride, start, count,
+                                                             *instances[index]))
+                              for index, start, count in runs]))
+    return out
+
+
+def phase_run_comment(p: Phase, stride: int, start: int, count: int, width: int,
+                      valid: tuple) -> str:
+    """What a run of tiles along a column phase covers, and which taps its tiles leave out."""
+    first, last = p.first + start * stride, p.first + (start + count * width - 1) * stride
+    text = f"output columns {first}..{last}" + (f" step {stride}" if stride > 1 else "") + \
+        f": {count} tile{'s' * (count > 1)} of {width}"
+    for t, tap in enumerate(p.taps):
+        if len(valid[t]) != width:
+            pixels = ",".join(map(str, valid[t])) or "none"
+            text += f", kernel column {tap} only for tile pixels {pixels}"
+    return text
+
+
 def row_groups(rows: list[Phase], stride: int, items_per_group: int) -> list[list[int]]:
     """Output rows grouped by phase, each phase split into parts so that there are at least
     MIN_ITEMS work items (`items_per_group` work items share one group)."""
@@ -156,13 +211,7 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> bool:
     ocb_g = ocb if g == 1 else (oc // g) // v
     rows, cols = phases(oh, kh, sh, ph, dh), phases(ow, kw, sw, pw, dw)
     rb_oc, rb_w = pick_phase_tile(target.isa, ocb_g, max(p.count for p in cols))
-    col_phases = []
-    for p in cols:
-        if p.count:
-            instances, runs = column_tiles(p.count, balanced_widths(p.count, rb_w), w, 1,
-                                           -p.base, -p.step, len(p.taps))
-            col_phases.append(dict(first=p.first, base=p.base, step=p.step, start=p.start,
-                                   instances=instances, runs=runs))
+    col_phases = phase_columns(cols, rb_w, w, sw)
 
     # L2 budget: a group's weights for the kernel rows of one phase, per pass over its rows
     taps_h = max(len(p.taps) for p in rows)
@@ -188,18 +237,32 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> bool:
     packed = pack_weights(weight, g, v, icv, blocked_in).reshape(
         ocb // rb_oc, rb_oc, icb_g, kh, kw, icv, v).transpose(0, 2, 3, 4, 5, 1, 6)
     spec.constant("weight", np.ascontiguousarray(packed),
-                  f"{ocb // rb_oc}x{icb_g}x{kh}x{kw}x{icv}x{rb_oc}x{v} packed, taps in phase order")
-    spec.constant("bias", bias, f"{oc} (+{ocb * v - oc} zero lanes)")
+                  f"{ocb // rb_oc}x{icb_g}x{kh}x{kw}x{icv}x{rb_oc}x{v}, taps by phase")
+    spec.constant("bias", bias, f"{oc}" + (f" (+{ocb * v - oc} zero lanes)" if oc % v else ""))
+    reads = any(var["fmas"] for cp in col_phases for var in cp["variants"])
+    order = [o for x in groups for o in x]
     spec.ctx = dict(
-        v=v, n=n, ic=ic, h=h, w=w, oc=oc, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw,
-        icv=icv, icb_g=icb_g, icb_total=-(-ic // v), ocb=ocb, ocb_g=ocb_g, rb_oc=rb_oc,
-        rb_w=rb_w, col_phases=col_phases, dstep=rows[0].step, blocked_in=blocked_in,
-        chunks=chunks, chunk_icb=chunk_icb, groups=groups,
+        v=v, n=n, sw=sw,
+        # work items: (image, group of tile_blocks output channel blocks, group of output rows)
+        block_groups=ocb // rb_oc, tile_blocks=rb_oc, row_groups=len(groups), reads=reads,
+        # input: in_blocks channel blocks (or icv NCHW channels) per group; with several
+        # groups, block group og reads group og / group_blocks, from channel group_channels * it
+        in_blocks=icb_g, icv=icv, group_blocks=ocb_g // rb_oc if g > 1 else 0,
+        group_channels=icb_g * v,
+        # weights: [block group][input block][kernel row][kernel column][icv][tile_blocks][V]
+        group_weights=icb_g * kh * kw * icv * rb_oc * v,
+        in_block_weights=kh * kw * icv * rb_oc * v, row_weights=kw * icv * rb_oc * v,
+        column_weights=icv * rb_oc * v, channel_weights=rb_oc * v,
+        col_phases=col_phases,
+        # input channel blocks in chunks of chunk_blocks (the last one ends at in_blocks)
+        chunks=chunks, chunk_blocks=chunk_icb, even_chunks=icb_g % chunk_icb == 0,
+        chunk_end=[min((i + 1) * chunk_icb, icb_g) for i in range(chunks)],
+        # output rows in work order (None: 0, 1, ..., one per work item); row group r is
+        # row_order[group_start[r]:group_start[r + 1]]
+        row_order=None if chunks == 1 and order == list(range(oh)) else order,
         group_start=[sum(len(x) for x in groups[:i]) for i in range(len(groups) + 1)],
-        row_order=[o for x in groups for o in x],
-        out_mode="blocked" if out_layout.blocked else "nchw",
-        ob_stride=icb_g * kh * kw * icv * v, parallel=parallel_if(spec.flops),
-        **row_tables(rows, oh, h, sh, ph))
+        parallel=parallel_if(spec.flops),
+        **row_context(rows, oh, h, sh, ph, reads))
     spec.note = (f"{in_layout} -> {out_layout}, {sh * sw} output phases, tile {rb_w} px x "
                  f"{rb_oc} blocks of {v}" + (f", {chunks} input chunks of {chunk_icb} blocks"
                                             if chunks > 1 else "") +
@@ -225,39 +288,55 @@ def dot_accepts(spec: KernelSpec, target) -> bool:
 
 
 def lane_sums(names: list[str], v: int, out: str, tmp_prefix: str = "r") -> list[str]:
-    """C statements declaring vector `out` whose lane j is the sum of the lanes of names[j]
-    (a transpose-and-add tree of two-input shuffles; missing vectors count as zero)."""
+    """C statements declaring vector `out` whose lane j is the sum of the lanes of names[j]: a
+    transpose-and-add tree of shuffles. Level l of the tree halves the partial sums per
+    vector: while there are several vectors it pairs them (masks pair_lo<l>, pair_hi<l> of
+    `shuffle_masks`), then folds the last one onto itself (fold_lo<l>, fold_hi<l>). Missing
+    vectors count as zero (`zero`); a pair of them is zero without a shuffle."""
     k = 1
     while k < len(names):
         k *= 2
     vecs = names + ["zero"] * (k - len(names))
-    lines, parts, per_vec, tmp = [], v, 1, 0
+    lines, level, tmp = [], 0, 0
 
-    def mask(lanes):
-        return "(ct_mask){ " + ", ".join(map(str, lanes + [0] * (v - len(lanes)))) + " }"
+    def node(operands: str, kind: str) -> str:
+        nonlocal tmp
+        name, tmp = f"{tmp_prefix}{tmp}", tmp + 1
+        lines.extend([f"smelt_vf {name} = __builtin_shuffle({operands}, {kind}_lo{level});",
+                      f"{name} += __builtin_shuffle({operands}, {kind}_hi{level});"])
+        return name
 
-    while len(vecs) > 1:                     # pairs of vectors: accumulators x2, partials /2
-        half = parts // 2
-        lo = [s * parts + i for s in range(per_vec) for i in range(half)]
-        hi = [s * parts + half + i for s in range(per_vec) for i in range(half)]
-        merged = []
-        for a, b in zip(vecs[::2], vecs[1::2]):
-            lines.append(f"const smelt_vf {tmp_prefix}{tmp} = __builtin_shuffle({a}, {b}, "
-                         f"{mask(lo + [v + x for x in lo])}) + __builtin_shuffle({a}, {b}, "
-                         f"{mask(hi + [v + x for x in hi])});")
-            merged.append(f"{tmp_prefix}{tmp}")
-            tmp += 1
-        vecs, parts, per_vec = merged, half, per_vec * 2
+    while len(vecs) > 1:                     # pairs of vectors: vectors / 2, partials / 2
+        vecs = ["zero" if a == b == "zero" else node(f"{a}, {b}", "pair")
+                for a, b in zip(vecs[::2], vecs[1::2])]
+        level += 1
     last = vecs[0]
-    while parts > 1:                         # within the vector: partials /2
-        half = parts // 2
-        lo = [s * parts + i for s in range(per_vec) for i in range(half)]
-        hi = [s * parts + half + i for s in range(per_vec) for i in range(half)]
-        lines.append(f"const smelt_vf {tmp_prefix}{tmp} = __builtin_shuffle({last}, {mask(lo)}) + "
-                     f"__builtin_shuffle({last}, {mask(hi)});")
-        last, parts, tmp = f"{tmp_prefix}{tmp}", half, tmp + 1
-    lines.append(f"const smelt_vf {out} = {last};")
+    while v >> level > 1:                    # within the vector: partials / 2
+        last = node(last, "fold")
+        level += 1
+    if not lines:
+        return [f"const smelt_vf {out} = {last};"]
+    lines[-2:] = [re.sub(rf"\b{last}\b", out, line) for line in lines[-2:]]   # the root is `out`
     return lines
+
+
+def shuffle_masks(v: int, used: set[str]) -> list[tuple[str, list[int]]]:
+    """The shuffle masks of `lane_sums` trees named in `used`, in order: at level l (2^l
+    groups of v >> l partial sums per vector), the low and the high half of each group, from
+    two vectors (the first's, then the second's: lanes of the second count from v) or one."""
+    masks = []
+    level = 0
+    while v >> level > 1:
+        parts, groups = v >> level, 1 << level
+        half = parts // 2
+        lo = [s * parts + i for s in range(groups) for i in range(half)]
+        hi = [x + half for x in lo]
+        masks += [(f"pair_lo{level}", lo + [v + x for x in lo]),
+                  (f"pair_hi{level}", hi + [v + x for x in hi]),
+                  (f"fold_lo{level}", lo + [0] * (v - len(lo))),
+                  (f"fold_hi{level}", hi + [0] * (v - len(hi)))]
+        level += 1
+    return [(name, lanes) for name, lanes in masks if name in used]
 
 
 @register(ConvTranspose2d, "conv_transpose2d_dot", reference=False, blocked=True,
@@ -284,16 +363,14 @@ def lower_dot(spec: KernelSpec, target, op: ConvTranspose2d, what: str = "") -> 
     rows, cols = phases(oh, kh, sh, ph, dh), phases(ow, kw, sw, pw, dw)
     widest = max(p.count for p in cols)
     rb_w = max(balanced_widths(widest, min(v, DOT_ACCUMULATORS // oc)))
-    col_phases = []
-    for p in cols:
-        if p.count:
-            instances, runs = column_tiles(p.count, balanced_widths(p.count, rb_w), w, 1,
-                                           -p.base, -p.step, len(p.taps))
-            sums = [[line for o in range(oc) for line in
-                     lane_sums([f"a{j}_{o}" for j in range(width)], v, f"s{o}", f"r{o}_")]
-                    for width, _ in instances]
-            col_phases.append(dict(first=p.first, base=p.base, step=p.step, start=p.start,
-                                   instances=instances, sums=sums, runs=runs))
+    col_phases = phase_columns(cols, rb_w, w, sw)
+    for cp in col_phases:                      # each tile ends summing its vectors' lanes
+        for var in cp["variants"]:
+            var["sums"] = [line for o in range(oc) for line in
+                           lane_sums([f"a{j}_{o}" for j in range(var["width"])], v, f"s{o}",
+                                     f"r{o}_")]
+    used = {name for cp in col_phases for var in cp["variants"] for line in var["sums"]
+            for name in re.findall(r"\b(?:pair|fold)_(?:lo|hi)\d+\b", line)}
     perm_h = [t for p in rows for t in p.taps]
     perm_w = [t for p in cols for t in p.taps]
     weight = transposed_to_conv(op.params["weight"], 1)[:, :, perm_h][:, :, :, perm_w]
@@ -301,13 +378,20 @@ def lower_dot(spec: KernelSpec, target, op: ConvTranspose2d, what: str = "") -> 
     packed[..., :ic] = weight.transpose(0, 2, 3, 1)
     bias = padded_bias(op, oc)
     order = [p.first + q * sh for p in rows for q in range(p.count)]
+    reads = any(var["fmas"] for cp in col_phases for var in cp["variants"])
     spec.template = "conv_transpose2d_dot.c.j2"
     spec.constant("weight", packed, f"{oc}x{kh}x{kw}x{icb * v}: [oc][tap][input channels]")
     spec.constant("bias", bias, f"{oc}")
     spec.ctx = dict(
-        v=v, n=n, ic=ic, h=h, w=w, oc=oc, ocb=1, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw,
-        icb=icb, rb_w=rb_w, col_phases=col_phases, dstep=rows[0].step, row_order=order,
-        out_mode="nchw", parallel=parallel_if(spec.flops), **row_tables(rows, oh, h, sh, ph))
+        v=v, n=n, oh=oh, sw=sw, channels=oc,
+        # input: in_blocks channel blocks, unroll_blocks of them at a time
+        in_blocks=icb, unroll_blocks=2,
+        # weights: [output channel][kernel row][kernel column][input channel block][V]
+        channel_weights=kh * kw * icb * v, row_weights=kw * icb * v, column_weights=icb * v,
+        col_phases=col_phases, reads=reads, masks=shuffle_masks(v, used),
+        # output rows in work order (None: in order)
+        row_order=None if order == list(range(oh)) else order,
+        parallel=parallel_if(spec.flops), **row_context(rows, oh, h, sh, ph, reads))
     phase_count = f"{sh * sw} output phases, " if sh * sw > 1 else ""
     spec.note = (f"{spec.in_layouts[0]} -> NCHW, {what}{phase_count}dot products over input "
                  f"channel blocks, tile {rb_w} px x {oc} channels, threads over (n, row)")

@@ -14,11 +14,10 @@ per lane). Channel multipliers (out = k * in, k > 1) are left to the reference k
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..ops.conv import Conv2d
 from .base import KernelSpec, register
-from .conv_blocked import balanced_widths, column_tiles, pack_weights, row_taps
+from .conv_blocked import (balanced_widths, column_tiles, pack_weights, row_taps, run_comment,
+                           uniform_range)
 from .util import padded_bias, parallel_if
 
 #: accumulators per register tile (pixels x channel blocks), per ISA: AVX-512 keeps 14 of its
@@ -75,17 +74,30 @@ def depthwise_blocked(spec: KernelSpec, target) -> bool:
     # (C, 1, KH, KW) -> [CB][KH][KW][V]: a kernel tap's V channel weights side by side
     spec.constant("weight", pack_weights(op.params["weight"], ch, v, 1, False),
                   f"{cb}x{kh}x{kw}x{v} packed")
-    spec.constant("bias", bias, f"{ch} (+{cb * v - ch} zero lanes)")
+    spec.constant("bias", bias, f"{ch}" + (f" (+{cb * v - ch} zero lanes)" if ch % v else ""))
     variants = [dict(width=width, valid=valid, loads=tile_loads(width, valid, sw, dw))
                 for width, valid in instances]
     # bytes moved: input and output once, plus fused operands
     moved = 4 * (n * cb * v * (h * w + oh * ow * (len(spec.in_shapes))))
+    kernel_rows = uniform_range(kh_lo, kh_hi)
     spec.ctx = dict(
-        v=v, n=n, oc=ch, ocb=cb, h=h, w=w, oh=oh, ow=ow, kh=kh, kw=kw, sh=sh, sw=sw, dh=dh,
-        dw=dw, pt=pt, pl=pl, rb_c=rb_c, rb_w=rb_w, variants=variants, runs=runs,
-        blocked_in=blocked_in,
-        kh_lo=kh_lo, kh_hi=kh_hi, out_mode="blocked" if spec.out_layout.blocked else "nchw",
+        v=v, n=n, oh=oh, kw=kw, sh=sh, sw=sw, dh=dh, pt=pt, pl=pl,
+        # work items: (image, group of tile_blocks channel blocks, output row)
+        block_groups=cb // rb_c, tile_blocks=rb_c,
+        # an NCHW input is gathered lane by lane, the lanes past the last channel as zeros
+        blocked_in=blocked_in, channels=ch, padded_lanes=bool(ch % v),
+        # weights: [channel block][kh][kw][V]
+        block_weights=kh * kw * v, row_weights=kw * v,
+        # the kernel rows an output row reads: (first, count) if the same for every row,
+        # else the per-row tables (written only if some tile reads the input at all)
+        kernel_rows=kernel_rows, kh_lo=kh_lo, kh_hi=kh_hi,
+        row_tables=kernel_rows is None and any(var["loads"] for var in variants),
+        variants=variants,
+        runs=[dict(variant=index, first=start, count=count, width=instances[index][0],
+                   comment=run_comment(start, count, *instances[index], kw))
+              for index, start, count in runs],
         parallel=parallel_if(max(spec.flops, moved)))
     spec.note = (f"{spec.in_layouts[0]} -> {spec.out_layout}, depthwise tile {rb_w} px x {rb_c} "
-                 f"blocks of {v}, {len(instances)} tile variants, threads over (n, block, row)")
+                 f"blocks of {v}, {len(instances)} tile variant{'s' * (len(instances) > 1)}, "
+                 f"threads over (n, block group, row)")
     return True
