@@ -21,7 +21,7 @@ from . import isas
 
 REPO = Path(__file__).resolve().parents[1]
 GCC = shutil.which("gcc")
-SYNTAX = ["-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-std=gnu11", "-fopenmp"]
+SYNTAX = ["-fsyntax-only", "-Wall", "-Wextra", "-Werror", "-std=gnu11", "-fopenmp", "-march=native"]
 IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 
