@@ -141,3 +141,9 @@ def plus(base: str, offset: Value) -> str:
     if not offset.terms and offset.const < 0 or next(iter(offset.terms.values()), 1) < 0:
         return f"{base} - {-offset}"
     return f"{base} + {offset}"
+
+
+def addr(base: str, offset: Value) -> str:
+    """`plus` as an operand of a cast: `base`, or `(base + offset)`."""
+    text = plus(base, offset)
+    return text if text == base else f"({text})"

@@ -38,7 +38,8 @@ def env() -> jinja2.Environment:
     environment.filters["wrap"] = wrap_list
     environment.filters["c_comment_block"] = comment_block
     environment.globals.update(var=cexpr.var, atom=cexpr.atom, lift=cexpr.lift,
-                               running=running, loop_values=loop_values, plus=cexpr.plus)
+                               running=running, loop_values=loop_values, accumulators=accumulators, plus=cexpr.plus,
+                               addr=cexpr.addr)
     return environment
 
 
@@ -48,6 +49,11 @@ def comment_block(text: str, width: int = 84) -> str:
     if len(lines) == 1:
         return f"/* {lines[0][3:]} */"
     return "/* " + lines[0][3:] + "\n" + "\n".join(lines[1:]) + " */"
+
+
+def accumulators(j: int, blocks: int) -> str:
+    """`a<j>_0 = b0, a<j>_1 = b1, ...`: pixel j's accumulators, each starting at its bias."""
+    return ", ".join(f"a{j}_{o} = b{o}" for o in range(blocks))
 
 
 def running(loops) -> list[tuple[str, int]]:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..ops.conv import Conv2d
 from .base import KernelSpec, register
-from .util import groups_in_whole_blocks, padded_bias, parallel_if
+from .util import groups_in_whole_blocks, padded_bias, parallel_if, plural
 
 #: Register tiles per ISA, in order of preference: (channel blocks per tile RB_OC, output
 #: pixels per tile RB_W). RB_OC*RB_W accumulators + RB_OC weights live in the vector
@@ -181,8 +181,9 @@ def conv2d_blocked(spec: KernelSpec, target) -> bool:
               for index, start, count in runs],
         parallel=parallel_if(spec.flops))
     spec.note = (f"{in_layout} -> {out_layout if not store else f'NCHW via PixelShuffle({store})'}"
-                 f", tile {rb_w} px x {rb_oc} blocks of {v}, {len(instances)} tile variants, "
-                 f"threads over (n, block group, row)")
+                 f", tile {rb_w} px x {plural(rb_oc, 'block')} of {v}, "
+                 f"{plural(len(instances), 'tile variant')}, "
+                 + ("threads over (n, block group, row)" if spec.ctx["parallel"] else "one thread"))
     return True
 
 

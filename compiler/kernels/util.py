@@ -36,3 +36,8 @@ def groups_in_whole_blocks(op, v: int) -> bool:
     if op.groups == 1:
         return True
     return (op.in_channels // op.groups) % v == 0 and (op.out_channels // op.groups) % v == 0
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 block`, `2 blocks`: counts in the kernels' header notes."""
+    return f"{count} {noun}{'s' if count != 1 else ''}"

@@ -208,6 +208,7 @@ void k000_input_to_NCHW8c(const float *restrict in0, float *restrict out)
         }
     }
 }
+
 /* k001_0: 0 + 1
  *   ConvTranspose2d + Tanh
  *   in0  1x16x3x3 (NCHW8c: 1x2x3x3x8)
@@ -238,7 +239,7 @@ void k001_0(const float *restrict in0, float *restrict out, const float *restric
         1, 3, 5, 0, 2, 4
     };
     for (int gr = 0; gr < 6; ++gr) {
-        const smelt_vf b0 = *(const smelt_vf *)(bias);
+        const smelt_vf b0 = *(const smelt_vf *)bias;
         const int oh = rows[gr];
         const float *restrict xrow = in0 + ih0[oh] * 24;
         const float *restrict wrow = weight + kp0[oh] * 256;
@@ -324,6 +325,7 @@ void k001_0(const float *restrict in0, float *restrict out, const float *restric
         }
     }
 }
+
 /* k002_2: 2
  *   Upsample
  *   in0  1x8x6x6 (NCHW8c: 1x1x6x6x8)
@@ -349,12 +351,12 @@ void k002_2(const float *restrict in0, float *restrict out)
         }
     }
 }
+
 /* k003_3: 3 + 4
  *   Conv2d + Sigmoid
  *   in0  1x8x12x12 (NCHW8c: 1x1x12x12x8)
  *   out  1x3x12x12
- *   0.063 MFLOP; NCHW8c -> NCHW, tile 12 px x 1 blocks of 8, 1 tile variants, threads over (n,
- *   block group, row)
+ *   0.063 MFLOP; NCHW8c -> NCHW, tile 12 px x 1 block of 8, 1 tile variant, one thread
  */
 void k003_3(const float *restrict in0, float *restrict out, const float *restrict params)
 {
@@ -368,41 +370,26 @@ void k003_3(const float *restrict in0, float *restrict out, const float *restric
         3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2
     };
     for (int oh = 0; oh < 12; ++oh) {
-        const float *restrict wg = weight;
-        const smelt_vf b0 = *(const smelt_vf *)(bias);
+        const smelt_vf b0 = *(const smelt_vf *)bias;
         /* pixels 0..11: 1 tile of 12, kernel column 0 only for tile pixels
          * 1,2,3,4,5,6,7,8,9,10,11, kernel column 2 only for tile pixels
          * 0,1,2,3,4,5,6,7,8,9,10 */
         {
             smelt_vf a0_0 = b0;
-
             smelt_vf a1_0 = b0;
-
             smelt_vf a2_0 = b0;
-
             smelt_vf a3_0 = b0;
-
             smelt_vf a4_0 = b0;
-
             smelt_vf a5_0 = b0;
-
             smelt_vf a6_0 = b0;
-
             smelt_vf a7_0 = b0;
-
             smelt_vf a8_0 = b0;
-
             smelt_vf a9_0 = b0;
-
             smelt_vf a10_0 = b0;
-
             smelt_vf a11_0 = b0;
-
-            const float *restrict xb = in0;
-            const float *restrict wb = wg;
             for (int kh = kh_lo[oh]; kh < kh_hi[oh]; ++kh) {
-                const float *restrict xr = xb + oh * 96 + kh * 96 - 96;
-                const float *restrict wk = wb + kh * 192;
+                const float *restrict xr = in0 + oh * 96 + kh * 96 - 96;
+                const float *restrict wk = weight + kh * 192;
 #pragma GCC unroll 4
                 for (int i = 0; i < 8; ++i) {
                     const smelt_vf w0_0 = *(const smelt_vf *)(wk + i * 8);
@@ -511,6 +498,7 @@ void k003_3(const float *restrict in0, float *restrict out, const float *restric
         }
     }
 }
+
 #include <omp.h>
 #include <stdlib.h>
 #ifdef __linux__

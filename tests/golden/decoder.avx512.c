@@ -206,6 +206,7 @@ void k000_input_to_NCHW16c(const float *restrict in0, float *restrict out)
         }
     }
 }
+
 /* k001_0: 0 + 1
  *   ConvTranspose2d + Tanh
  *   in0  1x16x3x3 (NCHW16c: 1x1x3x3x16)
@@ -236,7 +237,7 @@ void k001_0(const float *restrict in0, float *restrict out, const float *restric
         1, 3, 5, 0, 2, 4
     };
     for (int gr = 0; gr < 6; ++gr) {
-        const smelt_vf b0 = *(const smelt_vf *)(bias);
+        const smelt_vf b0 = *(const smelt_vf *)bias;
         const int oh = rows[gr];
         const float *restrict xrow = in0 + ih0[oh] * 48;
         const float *restrict wrow = weight + kp0[oh] * 1024;
@@ -320,6 +321,7 @@ void k001_0(const float *restrict in0, float *restrict out, const float *restric
         }
     }
 }
+
 /* k002_2: 2
  *   Upsample
  *   in0  1x8x6x6 (NCHW16c: 1x1x6x6x16)
@@ -345,6 +347,7 @@ void k002_2(const float *restrict in0, float *restrict out)
         }
     }
 }
+
 /* k003_3: 3 + 4
  *   Conv2d + Sigmoid
  *   in0  1x8x12x12 (NCHW16c: 1x1x12x12x16)
@@ -683,6 +686,7 @@ void k003_3(const float *restrict in0, float *restrict out, const float *restric
         }
     }
 }
+
 #include <omp.h>
 #include <stdlib.h>
 #ifdef __linux__

@@ -195,8 +195,7 @@ static inline uint32_t smelt_plane_hash(uint64_t seed, uint64_t step, uint64_t n
  *   Conv2d
  *   in0  2x8x5x5
  *   out  2x16x5x5 (NCHW16c: 2x1x5x5x16)
- *   0.013 MFLOP; NCHW -> NCHW16c, tile 5 px x 1 blocks of 16, 1 tile variants, threads over (n,
- *   block group, row)
+ *   0.013 MFLOP; NCHW -> NCHW16c, tile 5 px x 1 block of 16, 1 tile variant, one thread
  */
 void k000_0(const float *restrict in0, float *restrict out, const float *restrict params)
 {
@@ -204,27 +203,19 @@ void k000_0(const float *restrict in0, float *restrict out, const float *restric
     const float *restrict bias = params + 128;   /* 16 (+0 zero lanes) */
     for (int n = 0; n < 2; ++n) {
         for (int oh = 0; oh < 5; ++oh) {
-            const float *restrict wg = weight;
-            const smelt_vf b0 = *(const smelt_vf *)(bias);
+            const smelt_vf b0 = *(const smelt_vf *)bias;
             /* pixels 0..4: 1 tile of 5 */
             {
                 smelt_vf a0_0 = b0;
-
                 smelt_vf a1_0 = b0;
-
                 smelt_vf a2_0 = b0;
-
                 smelt_vf a3_0 = b0;
-
                 smelt_vf a4_0 = b0;
-
                 const float *restrict xb = in0 + n * 200;
-                const float *restrict wb = wg;
                 const float *restrict xr = xb + oh * 5;
-                const float *restrict wk = wb;
 #pragma GCC unroll 4
                 for (int i = 0; i < 8; ++i) {
-                    const smelt_vf w0_0 = *(const smelt_vf *)(wk + i * 16);
+                    const smelt_vf w0_0 = *(const smelt_vf *)(weight + i * 16);
                     const float x0_0 = xr[i * 25];
                     a0_0 += x0_0 * w0_0;
                     const float x0_1 = xr[i * 25 + 1];
@@ -245,6 +236,7 @@ void k000_0(const float *restrict in0, float *restrict out, const float *restric
         }
     }
 }
+
 /* k001_1: 1
  *   AdaptiveAvgPool2d
  *   in0  2x16x5x5 (NCHW16c: 2x1x5x5x16)
@@ -271,6 +263,7 @@ void k001_1(const float *restrict in0, float *restrict out)
         *(smelt_vfu *)(out + n * 16) = mean;
     }
 }
+
 /* k002_3: 3
  *   Linear
  *   in0  2x16 (NCHW16c: 2x16)
@@ -307,6 +300,7 @@ void k002_3(const float *restrict in0, float *restrict out, const float *restric
         }
     }
 }
+
 /* k003_4: 4
  *   Softmax
  *   in0  2x10
@@ -334,6 +328,7 @@ void k003_4(const float *restrict in0, float *restrict out)
         }
     }
 }
+
 #include <omp.h>
 #include <stdlib.h>
 #ifdef __linux__

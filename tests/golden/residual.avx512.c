@@ -195,8 +195,7 @@ static inline uint32_t smelt_plane_hash(uint64_t seed, uint64_t step, uint64_t n
  *   Conv2d + BatchNorm2d + ReLU
  *   in0  1x8x6x6
  *   out  1x8x6x6 (NCHW16c: 1x1x6x6x16)
- *   0.042 MFLOP; NCHW -> NCHW16c, tile 6 px x 1 blocks of 16, 1 tile variants, threads over (n,
- *   block group, row)
+ *   0.042 MFLOP; NCHW -> NCHW16c, tile 6 px x 1 block of 16, 1 tile variant, one thread
  */
 void k000_conv1(const float *restrict in0, float *restrict out, const float *restrict params)
 {
@@ -210,28 +209,19 @@ void k000_conv1(const float *restrict in0, float *restrict out, const float *res
         3, 3, 3, 3, 3, 2
     };
     for (int oh = 0; oh < 6; ++oh) {
-        const float *restrict wg = weight;
-        const smelt_vf b0 = *(const smelt_vf *)(bias);
+        const smelt_vf b0 = *(const smelt_vf *)bias;
         /* pixels 0..5: 1 tile of 6, kernel column 0 only for tile pixels 1,2,3,4,5, kernel
          * column 2 only for tile pixels 0,1,2,3,4 */
         {
             smelt_vf a0_0 = b0;
-
             smelt_vf a1_0 = b0;
-
             smelt_vf a2_0 = b0;
-
             smelt_vf a3_0 = b0;
-
             smelt_vf a4_0 = b0;
-
             smelt_vf a5_0 = b0;
-
-            const float *restrict xb = in0;
-            const float *restrict wb = wg;
             for (int kh = kh_lo[oh]; kh < kh_hi[oh]; ++kh) {
-                const float *restrict xr = xb + oh * 6 + kh * 6 - 6;
-                const float *restrict wk = wb + kh * 384;
+                const float *restrict xr = in0 + oh * 6 + kh * 6 - 6;
+                const float *restrict wk = weight + kh * 384;
 #pragma GCC unroll 4
                 for (int i = 0; i < 8; ++i) {
                     const smelt_vf w0_0 = *(const smelt_vf *)(wk + i * 16);
@@ -297,13 +287,13 @@ void k000_conv1(const float *restrict in0, float *restrict out, const float *res
         }
     }
 }
+
 /* k001_conv2: conv2 + bn2 + add + relu
  *   Conv2d + BatchNorm2d + Add + ReLU
  *   in0  1x8x6x6 (NCHW16c: 1x1x6x6x16)
  *   in1  1x8x6x6
  *   out  1x8x6x6
- *   0.042 MFLOP; NCHW16c -> NCHW, tile 6 px x 1 blocks of 16, 1 tile variants, threads over (n,
- *   block group, row)
+ *   0.042 MFLOP; NCHW16c -> NCHW, tile 6 px x 1 block of 16, 1 tile variant, one thread
  */
 void k001_conv2(const float *restrict in0, const float *restrict in1, float *restrict out,
                 const float *restrict params)
@@ -318,28 +308,19 @@ void k001_conv2(const float *restrict in0, const float *restrict in1, float *res
         3, 3, 3, 3, 3, 2
     };
     for (int oh = 0; oh < 6; ++oh) {
-        const float *restrict wg = weight;
-        const smelt_vf b0 = *(const smelt_vf *)(bias);
+        const smelt_vf b0 = *(const smelt_vf *)bias;
         /* pixels 0..5: 1 tile of 6, kernel column 0 only for tile pixels 1,2,3,4,5, kernel
          * column 2 only for tile pixels 0,1,2,3,4 */
         {
             smelt_vf a0_0 = b0;
-
             smelt_vf a1_0 = b0;
-
             smelt_vf a2_0 = b0;
-
             smelt_vf a3_0 = b0;
-
             smelt_vf a4_0 = b0;
-
             smelt_vf a5_0 = b0;
-
-            const float *restrict xb = in0;
-            const float *restrict wb = wg;
             for (int kh = kh_lo[oh]; kh < kh_hi[oh]; ++kh) {
-                const float *restrict xr = xb + oh * 96 + kh * 96 - 96;
-                const float *restrict wk = wb + kh * 768;
+                const float *restrict xr = in0 + oh * 96 + kh * 96 - 96;
+                const float *restrict wk = weight + kh * 768;
 #pragma GCC unroll 4
                 for (int i = 0; i < 16; ++i) {
                     const smelt_vf w0_0 = *(const smelt_vf *)(wk + i * 16);
@@ -407,6 +388,7 @@ void k001_conv2(const float *restrict in0, const float *restrict in1, float *res
         }
     }
 }
+
 #include <omp.h>
 #include <stdlib.h>
 #ifdef __linux__

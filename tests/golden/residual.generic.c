@@ -195,8 +195,7 @@ static inline uint32_t smelt_plane_hash(uint64_t seed, uint64_t step, uint64_t n
  *   Conv2d + BatchNorm2d + ReLU
  *   in0  1x8x6x6
  *   out  1x8x6x6 (NCHW4c: 1x2x6x6x4)
- *   0.042 MFLOP; NCHW -> NCHW4c, tile 6 px x 2 blocks of 4, 1 tile variants, threads over (n, block
- *   group, row)
+ *   0.042 MFLOP; NCHW -> NCHW4c, tile 6 px x 2 blocks of 4, 1 tile variant, one thread
  */
 void k000_conv1(const float *restrict in0, float *restrict out, const float *restrict params)
 {
@@ -210,29 +209,20 @@ void k000_conv1(const float *restrict in0, float *restrict out, const float *res
         3, 3, 3, 3, 3, 2
     };
     for (int oh = 0; oh < 6; ++oh) {
-        const float *restrict wg = weight;
-        const smelt_vf b0 = *(const smelt_vf *)(bias);
+        const smelt_vf b0 = *(const smelt_vf *)bias;
         const smelt_vf b1 = *(const smelt_vf *)(bias + 4);
         /* pixels 0..5: 1 tile of 6, kernel column 0 only for tile pixels 1,2,3,4,5, kernel
          * column 2 only for tile pixels 0,1,2,3,4 */
         {
             smelt_vf a0_0 = b0, a0_1 = b1;
-
             smelt_vf a1_0 = b0, a1_1 = b1;
-
             smelt_vf a2_0 = b0, a2_1 = b1;
-
             smelt_vf a3_0 = b0, a3_1 = b1;
-
             smelt_vf a4_0 = b0, a4_1 = b1;
-
             smelt_vf a5_0 = b0, a5_1 = b1;
-
-            const float *restrict xb = in0;
-            const float *restrict wb = wg;
             for (int kh = kh_lo[oh]; kh < kh_hi[oh]; ++kh) {
-                const float *restrict xr = xb + oh * 6 + kh * 6 - 6;
-                const float *restrict wk = wb + kh * 96;
+                const float *restrict xr = in0 + oh * 6 + kh * 6 - 6;
+                const float *restrict wk = weight + kh * 96;
 #pragma GCC unroll 4
                 for (int i = 0; i < 8; ++i) {
                     const smelt_vf w0_0 = *(const smelt_vf *)(wk + i * 4);
@@ -324,13 +314,13 @@ void k000_conv1(const float *restrict in0, float *restrict out, const float *res
         }
     }
 }
+
 /* k001_conv2: conv2 + bn2 + add + relu
  *   Conv2d + BatchNorm2d + Add + ReLU
  *   in0  1x8x6x6 (NCHW4c: 1x2x6x6x4)
  *   in1  1x8x6x6
  *   out  1x8x6x6
- *   0.042 MFLOP; NCHW4c -> NCHW, tile 6 px x 2 blocks of 4, 1 tile variants, threads over (n, block
- *   group, row)
+ *   0.042 MFLOP; NCHW4c -> NCHW, tile 6 px x 2 blocks of 4, 1 tile variant, one thread
  */
 void k001_conv2(const float *restrict in0, const float *restrict in1, float *restrict out,
                 const float *restrict params)
@@ -345,27 +335,20 @@ void k001_conv2(const float *restrict in0, const float *restrict in1, float *res
         3, 3, 3, 3, 3, 2
     };
     for (int oh = 0; oh < 6; ++oh) {
-        const float *restrict wg = weight;
-        const smelt_vf b0 = *(const smelt_vf *)(bias);
+        const smelt_vf b0 = *(const smelt_vf *)bias;
         const smelt_vf b1 = *(const smelt_vf *)(bias + 4);
         /* pixels 0..5: 1 tile of 6, kernel column 0 only for tile pixels 1,2,3,4,5, kernel
          * column 2 only for tile pixels 0,1,2,3,4 */
         {
             smelt_vf a0_0 = b0, a0_1 = b1;
-
             smelt_vf a1_0 = b0, a1_1 = b1;
-
             smelt_vf a2_0 = b0, a2_1 = b1;
-
             smelt_vf a3_0 = b0, a3_1 = b1;
-
             smelt_vf a4_0 = b0, a4_1 = b1;
-
             smelt_vf a5_0 = b0, a5_1 = b1;
-
             for (int icb = 0; icb < 2; ++icb) {
                 const float *restrict xb = in0 + icb * 144;
-                const float *restrict wb = wg + icb * 144;
+                const float *restrict wb = weight + icb * 144;
                 for (int kh = kh_lo[oh]; kh < kh_hi[oh]; ++kh) {
                     const float *restrict xr = xb + oh * 24 + kh * 24 - 24;
                     const float *restrict wk = wb + kh * 48;
@@ -462,6 +445,7 @@ void k001_conv2(const float *restrict in0, const float *restrict in1, float *res
         }
     }
 }
+
 #include <omp.h>
 #include <stdlib.h>
 #ifdef __linux__

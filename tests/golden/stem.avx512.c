@@ -195,8 +195,7 @@ static inline uint32_t smelt_plane_hash(uint64_t seed, uint64_t step, uint64_t n
  *   Conv2d + BatchNorm2d + ReLU
  *   in0  1x3x16x16
  *   out  1x16x8x8
- *   0.056 MFLOP; NCHW -> NCHW, tile 8 px x 1 blocks of 16, 1 tile variants, threads over (n, block
- *   group, row)
+ *   0.056 MFLOP; NCHW -> NCHW, tile 8 px x 1 block of 16, 1 tile variant, one thread
  */
 void k000_0(const float *restrict in0, float *restrict out, const float *restrict params)
 {
@@ -210,31 +209,20 @@ void k000_0(const float *restrict in0, float *restrict out, const float *restric
         3, 3, 3, 3, 3, 3, 3, 3
     };
     for (int oh = 0; oh < 8; ++oh) {
-        const float *restrict wg = weight;
-        const smelt_vf b0 = *(const smelt_vf *)(bias);
+        const smelt_vf b0 = *(const smelt_vf *)bias;
         /* pixels 0..7: 1 tile of 8, kernel column 0 only for tile pixels 1,2,3,4,5,6,7 */
         {
             smelt_vf a0_0 = b0;
-
             smelt_vf a1_0 = b0;
-
             smelt_vf a2_0 = b0;
-
             smelt_vf a3_0 = b0;
-
             smelt_vf a4_0 = b0;
-
             smelt_vf a5_0 = b0;
-
             smelt_vf a6_0 = b0;
-
             smelt_vf a7_0 = b0;
-
-            const float *restrict xb = in0;
-            const float *restrict wb = wg;
             for (int kh = kh_lo[oh]; kh < kh_hi[oh]; ++kh) {
-                const float *restrict xr = xb + oh * 32 + kh * 16 - 16;
-                const float *restrict wk = wb + kh * 144;
+                const float *restrict xr = in0 + oh * 32 + kh * 16 - 16;
+                const float *restrict wk = weight + kh * 144;
 #pragma GCC unroll 4
                 for (int i = 0; i < 3; ++i) {
                     const smelt_vf w0_0 = *(const smelt_vf *)(wk + i * 16);
@@ -315,6 +303,7 @@ void k000_0(const float *restrict in0, float *restrict out, const float *restric
         }
     }
 }
+
 /* k001_3: 3
  *   MaxPool2d
  *   in0  1x16x8x8
@@ -353,6 +342,7 @@ void k001_3(const float *restrict in0, float *restrict out)
         }
     }
 }
+
 #include <omp.h>
 #include <stdlib.h>
 #ifdef __linux__

@@ -195,8 +195,7 @@ static inline uint32_t smelt_plane_hash(uint64_t seed, uint64_t step, uint64_t n
  *   Conv2d + BatchNorm2d + ReLU
  *   in0  1x3x16x16
  *   out  1x16x8x8
- *   0.056 MFLOP; NCHW -> NCHW, tile 6 px x 2 blocks of 4, 2 tile variants, threads over (n, block
- *   group, row)
+ *   0.056 MFLOP; NCHW -> NCHW, tile 6 px x 2 blocks of 4, 2 tile variants, one thread
  */
 void k000_0(const float *restrict in0, float *restrict out, const float *restrict params)
 {
@@ -217,18 +216,12 @@ void k000_0(const float *restrict in0, float *restrict out, const float *restric
             /* pixels 0..3: 1 tile of 4, kernel column 0 only for tile pixels 1,2,3 */
             {
                 smelt_vf a0_0 = b0, a0_1 = b1;
-
                 smelt_vf a1_0 = b0, a1_1 = b1;
-
                 smelt_vf a2_0 = b0, a2_1 = b1;
-
                 smelt_vf a3_0 = b0, a3_1 = b1;
-
-                const float *restrict xb = in0;
-                const float *restrict wb = wg;
                 for (int kh = kh_lo[oh]; kh < kh_hi[oh]; ++kh) {
-                    const float *restrict xr = xb + oh * 32 + kh * 16 - 16;
-                    const float *restrict wk = wb + kh * 36;
+                    const float *restrict xr = in0 + oh * 32 + kh * 16 - 16;
+                    const float *restrict wk = wg + kh * 36;
 #pragma GCC unroll 4
                     for (int i = 0; i < 3; ++i) {
                         const smelt_vf w0_0 = *(const smelt_vf *)(wk + i * 4);
@@ -302,18 +295,12 @@ void k000_0(const float *restrict in0, float *restrict out, const float *restric
             /* pixels 4..7: 1 tile of 4 */
             {
                 smelt_vf a0_0 = b0, a0_1 = b1;
-
                 smelt_vf a1_0 = b0, a1_1 = b1;
-
                 smelt_vf a2_0 = b0, a2_1 = b1;
-
                 smelt_vf a3_0 = b0, a3_1 = b1;
-
-                const float *restrict xb = in0;
-                const float *restrict wb = wg;
                 for (int kh = kh_lo[oh]; kh < kh_hi[oh]; ++kh) {
-                    const float *restrict xr = xb + oh * 32 + kh * 16 - 16;
-                    const float *restrict wk = wb + kh * 36;
+                    const float *restrict xr = in0 + oh * 32 + kh * 16 - 16;
+                    const float *restrict wk = wg + kh * 36;
 #pragma GCC unroll 4
                     for (int i = 0; i < 3; ++i) {
                         const smelt_vf w0_0 = *(const smelt_vf *)(wk + i * 4);
@@ -390,6 +377,7 @@ void k000_0(const float *restrict in0, float *restrict out, const float *restric
         }
     }
 }
+
 /* k001_3: 3
  *   MaxPool2d
  *   in0  1x16x8x8
@@ -428,6 +416,7 @@ void k001_3(const float *restrict in0, float *restrict out)
         }
     }
 }
+
 #include <omp.h>
 #include <stdlib.h>
 #ifdef __linux__
