@@ -38,10 +38,6 @@ def pass_list(fuse: bool, kernels: str, target: Target) -> list:
         chosen.append(p)
     return chosen
 
-#: kernel families that may write their output over their first input
-IN_PLACE_FAMILIES = {"eltwise"}
-
-
 def check_sizes(specs, memory) -> None:
     """A ShapeError if the arena or the parameter blob (laid out as codegen.emit does) is
     larger than compiler/limits.py allows, naming the layers that take the most of it."""
@@ -69,8 +65,8 @@ def plan(graph: Graph, *, fuse: bool = True, kernels: str = "auto",
         g = p(g)
     order = kernel_nodes(g)
     specs = [lower(node, i, target, kernels) for i, node in enumerate(order)]
-    families = {id(s.node): s.family for s in specs}
-    memory = plan_memory(g, order, lambda n: fuse and families[id(n)] in IN_PLACE_FAMILIES)
+    in_place_ok = {id(s.node): s.in_place_ok for s in specs}
+    memory = plan_memory(g, order, lambda n: fuse and in_place_ok[id(n)])
     check_sizes(specs, memory)
     for spec in specs:
         spec.inplace = id(spec.node) in memory.inplace

@@ -3,11 +3,52 @@ from __future__ import annotations
 
 from ..codegen.env import c_identifier
 from ..graph import Graph, Node
-# import order matters: fast families are tried newest first (conv_dot before conv_blocked)
-from . import (conv, conv_blocked, conv_dot, conv_transpose_blocked, depthwise,  # noqa: F401
-               eltwise, layout, linear, norm, pool, pool_blocked, shape, shape_blocked,
-               softmax)
-from .base import REGISTRY, KernelSpec
+from ..ops import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Cat, Conv2d, ConvTranspose2d,
+                   Elementwise, Linear, MaxPool2d, Pad, PixelShuffle, Reorder, Softmax, Upsample)
+from . import (conv, conv_blocked, conv_dot, conv_transpose_blocked, depthwise, eltwise, layout,
+               linear, norm, pool, pool_blocked, shape, shape_blocked, softmax)
+from .base import KernelSpec
+from .family import Family, Layouts
+
+#: Every op's kernel families, in order of preference: the first whose predicate says it runs
+#: the node (in its layouts) lowers it. The layout pass asks the same predicates before it
+#: decides layouts. Reference families (plain NCHW loops) come last.
+FAMILIES: dict[type, tuple[Family, ...]] = {
+    Conv2d: (depthwise.DEPTHWISE_BLOCKED, conv_dot.CONV2D_DOT, conv_blocked.CONV2D_BLOCKED,
+             conv.CONV2D_DIRECT),
+    ConvTranspose2d: (conv_transpose_blocked.CONV_TRANSPOSE2D_DOT,
+                      conv_transpose_blocked.CONV_TRANSPOSE2D_BLOCKED,
+                      conv.CONV_TRANSPOSE2D_DIRECT),
+    Linear: (linear.LINEAR_FAST, linear.LINEAR_ROWS),
+    Softmax: (softmax.SOFTMAX_FAST, softmax.SOFTMAX_ROWS),
+    MaxPool2d: (pool_blocked.POOL2D_BLOCKED, pool.POOL2D),
+    AvgPool2d: (pool_blocked.POOL2D_BLOCKED, pool.POOL2D),
+    AdaptiveAvgPool2d: (pool_blocked.POOL2D_BLOCKED, pool.POOL2D),
+    Upsample: (shape_blocked.UPSAMPLE_BLOCKED, shape.UPSAMPLE_NEAREST, shape.UPSAMPLE_BILINEAR),
+    Cat: (shape_blocked.CAT_BLOCKED, shape.CAT),
+    Pad: (shape.PAD,),
+    PixelShuffle: (shape.PIXEL_SHUFFLE,),
+    BatchNorm2d: (norm.BATCH_STATS,),
+    Reorder: (layout.REORDER,),
+    Elementwise: (eltwise.ELTWISE,),      # every elementwise op
+}
+
+
+def families_of(op) -> tuple[Family, ...]:
+    """The op's families, found by its class or the nearest base class in the table."""
+    return next((FAMILIES[cls] for cls in type(op).__mro__ if cls in FAMILIES), ())
+
+
+def choose(node: Node, target, layouts: Layouts | None = None,
+           kernels: str = "auto") -> Family | None:
+    """The family that runs `node` in `layouts` (default: the layouts it has), or None."""
+    layouts = layouts or Layouts.of(node)
+    for family in families_of(node.op):
+        if (family.reference or kernels != "reference") and \
+                family.runs(node, target, layouts):
+            return family
+    return None
+
 
 def runs_kernel(node: Node) -> bool:
     """Views and zero-copy concatenations run no kernel of their own."""
@@ -19,7 +60,14 @@ def kernel_nodes(g: Graph) -> list[Node]:
 
 
 def lower(node: Node, index: int, target, kernels: str = "auto") -> KernelSpec:
-    """Build the KernelSpec of `node`: name, fused steps, then the first family that fits."""
+    """Build the KernelSpec of `node`: name, fused steps, then the family chosen for it."""
+    family = choose(node, target, kernels=kernels)
+    if family is None:
+        layouts = Layouts.of(node)
+        raise NotImplementedError(
+            f"{node.name} ({node.op.kind}): no kernel runs {node.op.describe()} on inputs "
+            f"{[i.shape for i in node.inputs]} in layouts {[str(x) for x in layouts.ins]} -> "
+            f"{layouts.out}")
     spec = KernelSpec(name=c_identifier(f"k{index:03d}", node.name), node=node,
                       in_shapes=[i.shape for i in node.inputs], out_shape=node.shape)
     for number, p in enumerate(node.prologue):
@@ -29,14 +77,7 @@ def lower(node: Node, index: int, target, kernels: str = "auto") -> KernelSpec:
         names = [f"in{operand + j}" for j in range(len(f.inputs))]
         operand += len(f.inputs)
         spec.add_step(f.op, names, f"e{number}", f.name)
-    # a family that cannot honour the node's layouts, store pattern or prologue returns False
-    for family in REGISTRY.get(type(node.op), []):
-        if kernels == "reference" and not family.reference:
-            continue
-        if spec.any_blocked and not family.blocked:
-            continue
-        if family.lower(spec, target):
-            spec.family = family.name
-            return spec
-    raise NotImplementedError(f"{node.name} ({node.op.kind}): no kernel can run "
-                              f"{node.op.describe()} on input {spec.in_shapes}")
+    family.lower(spec, target)
+    spec.family = family.name
+    spec.in_place_ok = family.in_place
+    return spec

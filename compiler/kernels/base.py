@@ -1,11 +1,7 @@
-"""KernelSpec: everything a template needs to emit one C function, and the lowering registry.
+"""KernelSpec: everything a template needs to emit one C function.
 
-A kernel family is a function `lower(spec, target) -> bool` registered for an op type; it
-fills in the template name, literal context and constants, or returns False (before touching
-`spec`) when the node is not one it handles. The planner tries the families of an op in
-order, fast ones first, so faster kernels are added without touching the front end.
-Families that handle the channel-blocked layout say so, with a predicate `accepts(node,
-target)` the layout pass asks before it decides to keep a tensor blocked.
+A kernel family's lowering (compiler/kernels/family.py) fills in the template name, its
+literal context and constants.
 
 Conventions every template keeps:
 - sizes, strides and offsets are literals from `spec.ctx`; tables are `static const`;
@@ -19,7 +15,6 @@ Conventions every template keeps:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -81,6 +76,7 @@ class KernelSpec:
     steps: list[Step] = field(default_factory=list)
     prologue_steps: list[Step] = field(default_factory=list)   # applied to in0 as loaded
     family: str = ""             # which lowering produced it (for the plan and tests)
+    in_place_ok: bool = False    # its family may write out over in0 (the memory plan decides)
     note: str = ""               # one line for the header: layout, tiling, threading
     source: str = ""             # the rendered C function
     inplace: bool = False        # out aliases in0 (set by the memory plan): no `restrict`
@@ -252,38 +248,3 @@ class KernelSpec:
     @property
     def out_numel(self) -> int:
         return numel(self.out_shape)
-
-
-LowerFn = Callable[[KernelSpec, "object"], bool]
-
-
-@dataclass
-class Family:
-    name: str
-    lower: LowerFn
-    reference: bool                # a plain-loop kernel, kept for kernels="reference"
-    blocked: bool                  # reads/writes channel-blocked tensors
-    accepts: Callable | None       # (node, target) -> bool, for blocked families
-
-
-REGISTRY: dict[type, list[Family]] = {}
-
-
-def register(op_type: type, name: str, reference: bool = True, blocked: bool = False,
-             accepts: Callable | None = None):
-    """Add a lowering for `op_type`; fast (reference=False) families are tried first."""
-    def wrap(fn: LowerFn) -> LowerFn:
-        entries = REGISTRY.setdefault(op_type, [])
-        family = Family(name, fn, reference, blocked, accepts)
-        if reference:
-            entries.append(family)
-        else:
-            entries.insert(0, family)
-        return fn
-    return wrap
-
-
-def blocked_family_accepts(node: Node, target) -> bool:
-    """Is there a kernel that runs `node` on channel-blocked tensors?"""
-    return any(f.blocked and f.accepts is not None and f.accepts(node, target)
-               for f in REGISTRY.get(type(node.op), []))

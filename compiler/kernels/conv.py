@@ -1,9 +1,9 @@
 """Lowerings of Conv2d, ConvTranspose2d and Pad."""
 from __future__ import annotations
 
-from ..ops.conv import Conv2d, ConvTranspose2d
-from .base import KernelSpec, register
+from .base import KernelSpec
 from .conv_blocked import uniform_range
+from .family import Family, nchw_only
 from .util import parallel_if
 
 
@@ -14,8 +14,7 @@ def valid_range(out: int, size: int, stride: int, offset: int) -> tuple[int, int
     return min(lo, out), max(min(lo, out), min(hi, out))
 
 
-@register(Conv2d, "conv2d_direct")
-def conv2d_direct(spec: KernelSpec, target) -> bool:
+def conv2d_direct(spec: KernelSpec, target) -> None:
     """Any Conv2d, with a load prologue and a PixelShuffle store pattern if the plan has them."""
     op = spec.node.op
     n, ic, h, w = spec.in_shapes[0]
@@ -42,11 +41,9 @@ def conv2d_direct(spec: KernelSpec, target) -> bool:
         parallel=parallel_if(spec.flops))
     spec.note = "reference direct convolution, NCHW, threads over (n, oc)" + (
         f"; stores through PixelShuffle({spec.node.store.op.r})" if spec.node.store else "")
-    return True
 
 
-@register(ConvTranspose2d, "conv_transpose2d_direct")
-def conv_transpose2d_direct(spec: KernelSpec, target) -> bool:
+def conv_transpose2d_direct(spec: KernelSpec, target) -> None:
     """Per (n, oc) output plane, every (ic, kh, kw) tap adds one input row into a strided row
     of the plane: output (ih*s + k*d - p) for the inputs ih whose target lies in the plane."""
     op = spec.node.op
@@ -76,4 +73,8 @@ def conv_transpose2d_direct(spec: KernelSpec, target) -> bool:
         in_cols=uniform_range(iw_lo, iw_hi), iw_lo=iw_lo, iw_hi=iw_hi,
         parallel=parallel_if(spec.flops))
     spec.note = "reference transposed convolution, NCHW, threads over (n, oc) output planes"
-    return True
+
+
+CONV2D_DIRECT = Family("conv2d_direct", nchw_only, conv2d_direct, reference=True)
+CONV_TRANSPOSE2D_DIRECT = Family("conv_transpose2d_direct", nchw_only, conv_transpose2d_direct,
+                                 reference=True)

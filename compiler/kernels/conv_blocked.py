@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops.conv import Conv2d
-from .base import KernelSpec, register
+from .base import KernelSpec
+from .family import Family, Layouts
 from .util import groups_in_whole_blocks, padded_bias, parallel_if, plural
 
 #: Register tiles per ISA, in order of preference: (channel blocks per tile RB_OC, output
@@ -38,12 +38,36 @@ BLOCKING = {isa: dict(sorted(((r, w) for r, w in t["tiles"]), reverse=True))
             for isa, t in CONV_TILES.items()}
 
 
-def conv_blocked_accepts(node, target) -> bool:
-    op = node.op
-    if not isinstance(op, Conv2d) or len(node.inputs[0].shape) != 4:
+def tiles_blocks(node, target) -> bool:
+    """A Conv2d or ConvTranspose2d whose groups are whole channel blocks (or one group), on
+    4-D tensors, for a target with vectors: what the register-tiled kernels take at all."""
+    return (target.vector_floats > 1 and len(node.inputs[0].shape) == 4
+            and groups_in_whole_blocks(node.op, target.vector_floats))
+
+
+def reads_nchw_directly(node) -> bool:
+    """A convolution whose output is blocked reads an NCHW input itself, rather than after a
+    Reorder, when it has few channels (the first layer) or one pixel (then NCHW and blocked
+    orders agree); grouped ones need blocks."""
+    n, c, h, w = node.inputs[0].shape
+    return node.op.groups == 1 and (c <= 8 or h * w == 1)
+
+
+def runs_conv_blocked(node, target, layouts: Layouts) -> bool:
+    """Data input blocked, or NCHW where reads_nchw_directly (or the output is NCHW too); a
+    concatenated input only as blocked pieces; a load prologue only on an NCHW input of one
+    group; a PixelShuffle store pattern only into NCHW. Fused operands in any layout (the
+    epilogue indexes them by coordinates)."""
+    if not tiles_blocks(node, target):
         return False
-    return groups_in_whole_blocks(op, target.vector_floats) and \
-        (op.groups == 1 or not node.prologue)
+    data = layouts.ins[:node.anchor_arity]
+    if node.prologue and (data[0].blocked or node.op.groups > 1):
+        return False
+    if len(data) > 1 and not all(lay.blocked for lay in data):
+        return False
+    if not data[0].blocked and layouts.out.blocked and not reads_nchw_directly(node):
+        return False
+    return node.store is None or not layouts.out.blocked
 
 
 def pick_tile(isa: str, ocb: int, ow: int, kw: int = 3) -> tuple[int, int]:
@@ -120,19 +144,12 @@ def pack_weights(weight: np.ndarray, groups: int, v: int, icv: int, blocked_in: 
     return weight.reshape(ocb, v, icb_g, icv, kh, kw).transpose(0, 2, 4, 5, 3, 1)
 
 
-@register(Conv2d, "conv2d_blocked", reference=False, blocked=True, accepts=conv_blocked_accepts)
-def conv2d_blocked(spec: KernelSpec, target) -> bool:
+def conv2d_blocked(spec: KernelSpec, target) -> None:
     node, op = spec.node, spec.node.op
-    if not conv_blocked_accepts(node, target) or not (spec.any_blocked or target.vector_floats > 1):
-        return False
     in_layout, out_layout = spec.in_layouts[0], spec.out_layout
-    if node.prologue and in_layout.blocked:
-        return False
     v = target.vector_floats
     arity = node.anchor_arity
     pieces = [s[1] for s in spec.in_shapes[:arity]]          # a cat read piece by piece
-    if arity > 1 and not all(lay.blocked for lay in spec.in_layouts[:arity]):
-        return False
     n, _, h, w = spec.in_shapes[0]
     ic = sum(pieces)
     _, oc, oh, ow = op.infer_shape((n, ic, h, w))
@@ -184,7 +201,9 @@ def conv2d_blocked(spec: KernelSpec, target) -> bool:
                  f", tile {rb_w} px x {plural(rb_oc, 'block')} of {v}, "
                  f"{plural(len(instances), 'tile variant')}, "
                  + ("threads over (n, block group, row)" if spec.ctx["parallel"] else "one thread"))
-    return True
+
+
+CONV2D_BLOCKED = Family("conv2d_blocked", runs_conv_blocked, conv2d_blocked)
 
 
 def uniform_range(lo: list[int], hi: list[int]) -> tuple[int, int] | None:

@@ -15,20 +15,25 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops.conv import Conv2d, ConvTranspose2d
-from .base import KernelSpec, register
-from .conv_blocked import conv_blocked_accepts
+from .base import KernelSpec
+from .conv_blocked import tiles_blocks
 from .conv_transpose_blocked import lower_dot
+from .family import Family, Layouts
 
 
-def as_transposed(op: Conv2d) -> ConvTranspose2d | None:
-    """The ConvTranspose2d that computes stride-1, single-group `op`, or None."""
+def transposed_padding(op: Conv2d) -> tuple[int, int] | None:
+    """The padding of the ConvTranspose2d computing stride-1, single-group `op`, or None."""
     top, bottom, left, right = op.padding
     if op.stride != (1, 1) or op.groups != 1 or top != bottom or left != right:
         return None
     (kh, kw), (dh, dw) = op.kernel_size, op.dilation
     padding = (dh * (kh - 1) - top, dw * (kw - 1) - left)
-    if min(padding) < 0:                 # padded wider than the kernel reaches
-        return None
+    return padding if min(padding) >= 0 else None     # not padded wider than it reaches
+
+
+def as_transposed(op: Conv2d) -> ConvTranspose2d:
+    """The ConvTranspose2d that computes `op` (transposed_padding says whether one does)."""
+    padding = transposed_padding(op)
     weight = np.ascontiguousarray(op.params["weight"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
     return ConvTranspose2d(weight, op.params.get("bias"), (1, 1), padding, (0, 0), 1, op.dilation)
 
@@ -41,20 +46,21 @@ def dot_pays(in_channels: int, out_channels: int, v: int) -> bool:
     return 4 * out_channels <= v or (2 * out_channels <= v and in_channels >= 4 * v)
 
 
-@register(Conv2d, "conv2d_dot", reference=False, blocked=True, accepts=conv_blocked_accepts)
-def conv2d_dot(spec: KernelSpec, target) -> bool:
-    """Blocked input, NCHW output, few output channels (see dot_pays), stride 1, one group,
-    nothing fused on the load side (prologue, concatenated input) or the store side
-    (PixelShuffle)."""
-    node, op = spec.node, spec.node.op
-    if not (spec.in_layouts[0].blocked and not spec.out_layout.blocked and
-            dot_pays(op.in_channels, op.out_channels, target.vector_floats) and
-            node.anchor_arity == 1 and
-            not node.prologue and node.store is None and
-            all(not lay.blocked for lay in spec.in_layouts[1:])):
-        return False
-    transposed = as_transposed(op)
-    if transposed is None:
-        return False
-    lower_dot(spec, target, transposed, what="convolution as its flipped transpose, ")
-    return True
+def runs_conv_dot(node, target, layouts: Layouts) -> bool:
+    """Blocked input, NCHW output (and operands), few output channels (see dot_pays), stride
+    1, one group, nothing fused on the load side (prologue, concatenated input) or the store
+    side (PixelShuffle)."""
+    op = node.op
+    return (tiles_blocks(node, target) and layouts.ins[0].blocked and not layouts.out.blocked
+            and dot_pays(op.in_channels, op.out_channels, target.vector_floats)
+            and node.anchor_arity == 1 and not node.prologue and node.store is None
+            and not any(lay.blocked for lay in layouts.ins[1:])
+            and transposed_padding(op) is not None)
+
+
+def conv2d_dot(spec: KernelSpec, target) -> None:
+    lower_dot(spec, target, as_transposed(spec.node.op),
+              what="convolution as its flipped transpose, ")
+
+
+CONV2D_DOT = Family("conv2d_dot", runs_conv_dot, conv2d_dot)

@@ -36,10 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ops.conv import ConvTranspose2d
-from .base import KernelSpec, register
-from .conv_blocked import (BLOCKING, balanced_widths, column_tiles, pack_weights, row_taps,
-                           uniform_range)
-from .util import groups_in_whole_blocks, padded_bias, parallel_if
+from .base import KernelSpec
+from .conv_blocked import (BLOCKING, balanced_widths, column_tiles, pack_weights,
+                           reads_nchw_directly, row_taps, tiles_blocks, uniform_range)
+from .family import Family, Layouts
+from .util import padded_bias, parallel_if
 
 #: weights one work item reads per pass over its rows, kept below this to stay in L2
 WEIGHT_CHUNK_BYTES = 256 * 1024
@@ -77,11 +78,15 @@ def phases(size_out: int, kernel: int, stride: int, pad: int, dilation: int) -> 
     return out
 
 
-def conv_transpose_blocked_accepts(node, target) -> bool:
-    op = node.op
-    if not isinstance(op, ConvTranspose2d) or len(node.inputs[0].shape) != 4:
+def runs_conv_transpose_blocked(node, target, layouts: Layouts) -> bool:
+    """Data input blocked, or NCHW for one group (where reads_nchw_directly, or into an NCHW
+    output); fused operands in the output's layout."""
+    if not tiles_blocks(node, target):
         return False
-    return groups_in_whole_blocks(op, target.vector_floats)
+    if any(lay != layouts.out for lay in layouts.ins[1:]):
+        return False
+    return layouts.ins[0].blocked or node.op.groups == 1 and (
+        not layouts.out.blocked or reads_nchw_directly(node))
 
 
 def pick_phase_tile(isa: str, ocb: int, width: int) -> tuple[int, int]:
@@ -187,17 +192,9 @@ def transposed_to_conv(weight: np.ndarray, groups: int) -> np.ndarray:
     return w.reshape(groups * ocg, icg, kh, kw)
 
 
-@register(ConvTranspose2d, "conv_transpose2d_blocked", reference=False, blocked=True,
-          accepts=conv_transpose_blocked_accepts)
-def conv_transpose2d_blocked(spec: KernelSpec, target) -> bool:
+def conv_transpose2d_blocked(spec: KernelSpec, target) -> None:
     node, op = spec.node, spec.node.op
-    if not conv_transpose_blocked_accepts(node, target) or target.vector_floats <= 1:
-        return False
     in_layout, out_layout = spec.in_layouts[0], spec.out_layout
-    if any(lay != out_layout for lay in spec.in_layouts[1:]):
-        return False                               # residual operands share the output layout
-    if not in_layout.blocked and op.groups != 1:
-        return False
     v = target.vector_floats
     n, ic, h, w = spec.in_shapes[0]
     _, oc, oh, ow = spec.out_shape
@@ -267,7 +264,6 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> bool:
                  f"{rb_oc} blocks of {v}" + (f", {chunks} input chunks of {chunk_icb} blocks"
                                             if chunks > 1 else "") +
                  ", threads over (n, block group, row" + ("s)" if chunks > 1 else ")"))
-    return True
 
 
 # --- few output channels written to NCHW: vectorise over input channels instead ----------------
@@ -276,15 +272,14 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> bool:
 DOT_ACCUMULATORS = 24
 
 
-def dot_accepts(spec: KernelSpec, target) -> bool:
-    """The DCGAN-style last layer: blocked input, NCHW output, C_out <= V/2 (vectors over
-    output channels would be at most half used; measured: 64 -> C_out 2..8 at 64x64 runs
-    1.3-3.5x faster as dot products), one group."""
-    op = spec.node.op
-    return (conv_transpose_blocked_accepts(spec.node, target) and op.groups == 1 and
-            spec.in_layouts[0].blocked and not spec.out_layout.blocked and
-            2 * op.out_channels <= target.vector_floats and
-            all(not lay.blocked for lay in spec.in_layouts[1:]))
+def runs_conv_transpose_dot(node, target, layouts: Layouts) -> bool:
+    """The DCGAN-style last layer: blocked input, NCHW output (and operands), C_out <= V/2
+    (vectors over output channels would be at most half used; measured: 64 -> C_out 2..8 at
+    64x64 runs 1.3-3.5x faster as dot products), one group."""
+    op = node.op
+    return (tiles_blocks(node, target) and op.groups == 1 and layouts.ins[0].blocked
+            and not layouts.out.blocked and 2 * op.out_channels <= target.vector_floats
+            and not any(lay.blocked for lay in layouts.ins[1:]))
 
 
 def lane_sums(names: list[str], v: int, out: str, tmp_prefix: str = "r") -> list[str]:
@@ -339,16 +334,11 @@ def shuffle_masks(v: int, used: set[str]) -> list[tuple[str, list[int]]]:
     return [(name, lanes) for name, lanes in masks if name in used]
 
 
-@register(ConvTranspose2d, "conv_transpose2d_dot", reference=False, blocked=True,
-          accepts=conv_transpose_blocked_accepts)
-def conv_transpose2d_dot(spec: KernelSpec, target) -> bool:
+def conv_transpose2d_dot(spec: KernelSpec, target) -> None:
     """Per output phase as above, but a vector holds V input channels: accumulator (pixel,
     output channel) collects x[ic-block] * w[oc][tap][ic-block] over taps and input blocks,
     and the tile ends with a shuffle tree summing each accumulator's lanes."""
-    if not dot_accepts(spec, target):
-        return False
     lower_dot(spec, target, spec.node.op)
-    return True
 
 
 def lower_dot(spec: KernelSpec, target, op: ConvTranspose2d, what: str = "") -> None:
@@ -395,3 +385,9 @@ def lower_dot(spec: KernelSpec, target, op: ConvTranspose2d, what: str = "") -> 
     phase_count = f"{sh * sw} output phases, " if sh * sw > 1 else ""
     spec.note = (f"{spec.in_layouts[0]} -> NCHW, {what}{phase_count}dot products over input "
                  f"channel blocks, tile {rb_w} px x {oc} channels, threads over (n, row)")
+
+
+CONV_TRANSPOSE2D_BLOCKED = Family("conv_transpose2d_blocked", runs_conv_transpose_blocked,
+                                  conv_transpose2d_blocked)
+CONV_TRANSPOSE2D_DOT = Family("conv_transpose2d_dot", runs_conv_transpose_dot,
+                              conv_transpose2d_dot)

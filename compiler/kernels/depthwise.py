@@ -14,10 +14,10 @@ per lane). Channel multipliers (out = k * in, k > 1) are left to the reference k
 """
 from __future__ import annotations
 
-from ..ops.conv import Conv2d
-from .base import KernelSpec, register
+from .base import KernelSpec
 from .conv_blocked import (balanced_widths, column_tiles, pack_weights, row_taps, run_comment,
                            uniform_range)
+from .family import Family, Layouts
 from .util import padded_bias, parallel_if
 
 #: accumulators per register tile (pixels x channel blocks), per ISA: AVX-512 keeps 14 of its
@@ -26,10 +26,15 @@ from .util import padded_bias, parallel_if
 DW_ACCUMULATORS = {"avx512": 14, "avx2": 6, "generic": 6}
 
 
-def depthwise_accepts(node, target) -> bool:
+def runs_depthwise(node, target, layouts: Layouts) -> bool:
+    """A depthwise Conv2d (one channel per group) with something blocked (all NCHW: the
+    reference kernel runs it). The data input NCHW (lane by lane, with a load prologue) only
+    where the output is NCHW too, beside a blocked residual; no PixelShuffle store pattern."""
     op = node.op
-    return (isinstance(op, Conv2d) and len(node.inputs[0].shape) == 4 and op.groups > 1
-            and op.groups == op.in_channels == op.out_channels and node.store is None)
+    return (target.vector_floats > 1 and len(node.inputs[0].shape) == 4 and op.groups > 1
+            and op.groups == op.in_channels == op.out_channels and node.store is None
+            and layouts.blocked and not (node.prologue and layouts.ins[0].blocked)
+            and (layouts.ins[0].blocked or not layouts.out.blocked))
 
 
 def pick_dw_tile(isa: str, cb: int, ow: int) -> tuple[int, int]:
@@ -51,14 +56,9 @@ def tile_loads(width: int, valid: tuple, sw: int, dw: int) -> list[tuple[int, li
     return sorted(uses.items())
 
 
-@register(Conv2d, "depthwise_blocked", reference=False, blocked=True, accepts=depthwise_accepts)
-def depthwise_blocked(spec: KernelSpec, target) -> bool:
+def depthwise_blocked(spec: KernelSpec, target) -> None:
     node, op = spec.node, spec.node.op
-    if not depthwise_accepts(node, target) or not spec.any_blocked:
-        return False                               # all NCHW: the reference kernel runs it
     blocked_in = spec.in_layouts[0].blocked        # NCHW only beside a blocked residual
-    if node.prologue and blocked_in:
-        return False
     v = target.vector_floats
     n, ch, h, w = spec.in_shapes[0]
     _, _, oh, ow = op.infer_shape(spec.in_shapes[0])
@@ -100,4 +100,6 @@ def depthwise_blocked(spec: KernelSpec, target) -> bool:
     spec.note = (f"{spec.in_layouts[0]} -> {spec.out_layout}, depthwise tile {rb_w} px x {rb_c} "
                  f"blocks of {v}, {len(instances)} tile variant{'s' * (len(instances) > 1)}, "
                  f"threads over (n, block group, row)")
-    return True
+
+
+DEPTHWISE_BLOCKED = Family("depthwise_blocked", runs_depthwise, depthwise_blocked)

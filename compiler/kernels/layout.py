@@ -1,17 +1,12 @@
 """Lowering of Reorder: NCHW <-> channel-blocked conversions."""
 from __future__ import annotations
 
-from ..ops.layout import Reorder
-from .base import KernelSpec, register
+from .base import KernelSpec
+from .family import Family
 from .util import parallel_if
 
 
-def reorder_accepts(node, target) -> bool:
-    return True
-
-
-@register(Reorder, "reorder", blocked=True, accepts=reorder_accepts)
-def reorder(spec: KernelSpec, target) -> bool:
+def reorder(spec: KernelSpec, target) -> None:
     """One pass over the blocked side: each (n, block, pixel) gathers or scatters V lanes."""
     src, dst = spec.in_layouts[0], spec.out_layout
     blocked = dst if dst.blocked else src
@@ -24,4 +19,6 @@ def reorder(spec: KernelSpec, target) -> bool:
         padded=c % v != 0,
         parallel=bool(parallel_if(spec.out_numel * 8)) and n * cb > 1)
     spec.note = f"{src} -> {dst}, threads over (n, channel block)"
-    return True
+
+
+REORDER = Family("reorder", lambda node, target, layouts: True, reorder, reference=True)

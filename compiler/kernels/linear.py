@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from ..ops.linear import Linear
 from ..ops.shape import Flatten
-from .base import KernelSpec, register
+from .base import KernelSpec
+from .family import Family, Layouts, nchw_only
 from .util import padded_bias, parallel_if
 
 #: output features per work item: one row of the accumulator tile lives on the stack
@@ -34,8 +34,7 @@ def element_dims(out_shape) -> dict:
                 channel_rows=math.prod(lead[2:]), channels=lead[1])
 
 
-@register(Linear, "linear_rows")
-def linear_rows(spec: KernelSpec, target) -> bool:
+def linear_rows(spec: KernelSpec, target) -> None:
     op = spec.node.op
     k, n_out = op.in_features, op.out_features
     rows = math.prod(spec.out_shape[:-1])
@@ -53,7 +52,6 @@ def linear_rows(spec: KernelSpec, target) -> bool:
         **element_dims(spec.out_shape), parallel=parallel_if(spec.flops))
     spec.note = (f"reference GEMM, rows x {block}-feature blocks, weight packed (in, out), "
                  "threads over (row, block)")
-    return True
 
 
 # --- fast Linear: packed weight panels, register-tiled GEMV / micro-GEMM ---------------------
@@ -93,14 +91,16 @@ def flat_source(x):
     return src
 
 
-def linear_fast_accepts(node, target) -> bool:
-    """A Linear reading a Flatten of a 4-D tensor consumes a channel-blocked buffer as it lies
-    (its weight columns are permuted into the blocked order when the code is generated), unless
-    a fused step reads a view too: its operands are indexed like the (NCHW) output, and the
-    layout pass asks this about every view the node reads."""
-    return (isinstance(node.op, Linear) and not node.prologue and node.store is None
-            and flat_source(node.inputs[0]) is not None
-            and not any(i.op.is_view for i in node.inputs[1:]))
+def runs_linear_fast(node, target, layouts: Layouts) -> bool:
+    """NCHW output and fused operands; the input NCHW, or a Flatten of a 4-D channel-blocked
+    tensor consumed as it lies (its weight columns are permuted into the blocked order when
+    the code is generated) unless a fused step reads a view too."""
+    if node.prologue or node.store is not None or layouts.out.blocked:
+        return False
+    if any(lay.blocked for lay in layouts.ins[1:]):
+        return False
+    return not layouts.ins[0].blocked or (flat_source(node.inputs[0]) is not None and
+                                          not any(i.op.is_view for i in node.inputs[1:]))
 
 
 def blocked_columns(weight: np.ndarray, src_shape, v: int) -> np.ndarray:
@@ -124,20 +124,12 @@ def pack_panels(weight: np.ndarray, v: int, nr: int) -> np.ndarray:
     return np.concatenate([padded[g * v:(g + nr) * v].T.ravel() for g in range(0, nb, nr)])
 
 
-@register(Linear, "linear_fast", reference=False, blocked=True, accepts=linear_fast_accepts)
-def linear_fast(spec: KernelSpec, target) -> bool:
+def linear_fast(spec: KernelSpec, target) -> None:
     node, op = spec.node, spec.node.op
-    if node.prologue or node.store is not None:
-        return False
-    if any(lay.blocked for lay in spec.in_layouts[1:]) or spec.out_layout.blocked:
-        return False                          # fused operands share the (NCHW) output layout
     weight = op.params["weight"]
     in_layout = spec.in_layouts[0]
     if in_layout.blocked:
-        src = flat_source(node.inputs[0])
-        if src is None or not linear_fast_accepts(node, target):
-            return False
-        weight = blocked_columns(weight, src.shape, in_layout.v)
+        weight = blocked_columns(weight, flat_source(node.inputs[0]).shape, in_layout.v)
     v = target.vector_floats
     n_out, kp = weight.shape
     rows = math.prod(spec.out_shape[:-1])
@@ -189,4 +181,7 @@ def linear_fast(spec: KernelSpec, target) -> bool:
                  + (f" x {ku} k-steps" if ku > 1 else "")
                  + (f", {chunks} k-chunks of {kc}" if chunks > 1 else "")
                  + ", weight panels [group][k][features], threads over (row block, panel)")
-    return True
+
+
+LINEAR_FAST = Family("linear_fast", runs_linear_fast, linear_fast)
+LINEAR_ROWS = Family("linear_rows", nchw_only, linear_rows, reference=True)

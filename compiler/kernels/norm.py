@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops.norm import BatchNorm2d
-from .base import KernelSpec, StateSlot, register
+from .base import KernelSpec, StateSlot
+from .family import Family, Layouts
 from .util import parallel_if
 
 
-@register(BatchNorm2d, "batchnorm_batch_stats")
-def batchnorm_batch_stats(spec: KernelSpec, target) -> bool:
+def runs_batch_stats(node, target, layouts: Layouts) -> bool:
+    """A BatchNorm2d with batch statistics, on NCHW tensors."""
+    return node.op.batch_stats and layouts.nchw
+
+
+def batchnorm_batch_stats(spec: KernelSpec, target) -> None:
     op = spec.node.op
-    if not op.batch_stats:
-        return False
     n, c, h, w = spec.in_shapes[0]
     spec.template = "batchnorm_train.c.j2"
     for name in ("weight", "bias"):
@@ -38,4 +40,7 @@ def batchnorm_batch_stats(spec: KernelSpec, target) -> bool:
         update_stats=op.update_stats, parallel=parallel_if(spec.out_numel * 8))
     spec.note = ("two-pass batch statistics in double, then normalise; threads over channels"
                  + ("; updates running statistics" if op.update_stats else ""))
-    return True
+
+
+BATCH_STATS = Family("batchnorm_batch_stats", runs_batch_stats, batchnorm_batch_stats,
+                     reference=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 
 from ..ops.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from .base import KernelSpec, register
+from .base import KernelSpec
+from .family import Family, nchw_only
 from .shape import plane_nc
 from .util import parallel_if
 
@@ -67,7 +68,7 @@ def pool_tables(op, h: int, w: int, oh: int, ow: int) -> dict:
                 cols=window_tables(op, w, 1), dilation=op.dilation if kind == "max" else (1, 1))
 
 
-def lower_pool(spec: KernelSpec, note: str) -> bool:
+def lower_pool(spec: KernelSpec, note: str) -> None:
     """Fill `spec` for pool2d.c.j2 (NCHW, or any dims before H, W)."""
     *lead, h, w = spec.in_shapes[0]
     oh, ow = spec.out_shape[-2:]
@@ -87,22 +88,14 @@ def lower_pool(spec: KernelSpec, note: str) -> bool:
         n_index=n_index, c_index=c_index,
         parallel=bool(parallel_if(max(spec.flops, moved))) and planes * oh > 1)
     spec.note = note + "; threads over (plane, output row)"
-    return True
 
 
-@register(MaxPool2d, "pool2d_max")
-def maxpool2d(spec: KernelSpec, target) -> bool:
-    return lower_pool(spec, "reference max pooling, NCHW, NaN-propagating max over clipped "
-                      "window tables")
+def pool2d(spec: KernelSpec, target) -> None:
+    """Any of the three pools, NCHW."""
+    notes = {MaxPool2d: "max pooling, NCHW, NaN-propagating max over clipped window tables",
+             AvgPool2d: "average pooling, NCHW, float sum over clipped window tables",
+             AdaptiveAvgPool2d: "adaptive average pooling, NCHW, float sum over window tables"}
+    lower_pool(spec, "reference " + notes[type(spec.node.op)])
 
 
-@register(AvgPool2d, "pool2d_avg")
-def avgpool2d(spec: KernelSpec, target) -> bool:
-    return lower_pool(spec, "reference average pooling, NCHW, float sum over clipped window "
-                      "tables")
-
-
-@register(AdaptiveAvgPool2d, "pool2d_adaptive_avg")
-def adaptive_avgpool2d(spec: KernelSpec, target) -> bool:
-    return lower_pool(spec, "reference adaptive average pooling, NCHW, float sum over window "
-                      "tables")
+POOL2D = Family("pool2d", nchw_only, pool2d, reference=True)

@@ -14,8 +14,8 @@ they are zeroed again.
 """
 from __future__ import annotations
 
-from ..ops.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from .base import KernelSpec, register
+from .base import KernelSpec
+from .family import Family, Layouts
 from .pool import pool_tables
 from .util import parallel_if
 
@@ -30,21 +30,16 @@ def is_global_mean(rows, cols, h: int, w: int) -> bool:
         row_factor[0] * col_factor[0] == h * w
 
 
-def pool_blocked_accepts(node, target) -> bool:
-    """4-D data, and nothing fused into its loads or stores but elementwise steps."""
-    return (len(node.inputs[0].shape) == 4 and len(node.shape) == 4 and not node.prologue
-            and node.store is None and target.vector_floats > 1)
+def all_blocked(node, target, layouts: Layouts) -> bool:
+    """4-D data in one blocked layout everywhere (input, output, fused operands), nothing
+    fused into its loads or stores but elementwise steps: what the blocked data-movement
+    kernels (pools, upsampling, cat) take."""
+    return (target.vector_floats > 1 and len(node.shape) == 4
+            and all(len(x.shape) == 4 for x in node.inputs) and not node.prologue
+            and node.store is None and layouts.out.blocked and layouts.same())
 
 
-def blocked_layouts(spec: KernelSpec) -> bool:
-    """Input, output and fused operands all in the same blocked layout."""
-    out = spec.out_layout
-    return out.blocked and all(lay == out for lay in spec.in_layouts)
-
-
-def lower_pool_blocked(spec: KernelSpec, target) -> bool:
-    if not pool_blocked_accepts(spec.node, target) or not blocked_layouts(spec):
-        return False
+def lower_pool_blocked(spec: KernelSpec, target) -> None:
     v = spec.out_layout.v
     n, c, h, w = spec.in_shapes[0]
     oh, ow = spec.out_shape[2:]
@@ -71,9 +66,6 @@ def lower_pool_blocked(spec: KernelSpec, target) -> bool:
             "global": "global vector sum, 4 accumulators"}[spec.ctx["kind"]]
     spec.note = (f"{spec.out_layout}, {what} over {v} channels per tap, window tables; "
                  f"threads over (n, channel block{', output row' if not whole else ''})")
-    return True
 
 
-for _op in (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d):
-    register(_op, "pool2d_blocked", reference=False, blocked=True,
-             accepts=pool_blocked_accepts)(lower_pool_blocked)
+POOL2D_BLOCKED = Family("pool2d_blocked", all_blocked, lower_pool_blocked)

@@ -14,7 +14,8 @@ from ..codegen.cexpr import Expr
 from ..codegen.env import loop_values
 from ..ops.conv import Pad
 from ..ops.shape import Cat, PixelShuffle, Upsample
-from .base import KernelSpec, register
+from .base import KernelSpec
+from .family import Family, Layouts, nchw_only
 from .util import parallel_if
 
 
@@ -32,7 +33,7 @@ def plane_nc(shape) -> tuple[Expr, Expr]:
 
 
 def lower_gather(spec: KernelSpec, plane_in: int, rows: list[int], cols: list[int],
-                 note: str) -> bool:
+                 note: str) -> None:
     """out[p][oh][ow] = in0[p * plane_in + rows[oh] + cols[ow]]."""
     *lead, oh, ow = spec.out_shape
     planes = math.prod(lead)
@@ -44,17 +45,13 @@ def lower_gather(spec: KernelSpec, plane_in: int, rows: list[int], cols: list[in
         n_index=n_index, c_index=c_index,
         parallel=bool(parallel_if(8 * spec.out_numel)) and planes * oh > 1)
     spec.note = note + "; threads over (plane, output row)"
-    return True
 
 
-@register(Upsample, "gather2d_nearest")
-def upsample_nearest(spec: KernelSpec, target) -> bool:
+def upsample_nearest(spec: KernelSpec, target) -> None:
     op = spec.node.op
-    if op.mode not in ("nearest", "nearest-exact"):
-        return False
     h, w = spec.in_shapes[0][2:]
     rows, cols = nearest_tables(op, (h, w), spec.out_shape[2:])
-    return lower_gather(spec, h * w, [r * w for r in rows], cols,
+    lower_gather(spec, h * w, [r * w for r in rows], cols,
                         f"{op.mode} upsampling as a gather with PyTorch's source-index tables")
 
 
@@ -87,19 +84,17 @@ def pad_source(i: int, before: int, size: int, mode: str) -> int:
     return j % size                          # circular
 
 
-@register(Pad, "gather2d_pad")
-def pad(spec: KernelSpec, target) -> bool:
+def pad(spec: KernelSpec, target) -> None:
     op = spec.node.op
     h, w = spec.in_shapes[0][2:]
     oh, ow = spec.out_shape[2:]
     pt, _, pl, _ = op.padding
     rows = [pad_source(i, pt, h, op.mode) * w for i in range(oh)]
     cols = [pad_source(j, pl, w, op.mode) for j in range(ow)]
-    return lower_gather(spec, h * w, rows, cols, f"{op.mode} padding as a gather")
+    lower_gather(spec, h * w, rows, cols, f"{op.mode} padding as a gather")
 
 
-@register(PixelShuffle, "gather2d_pixel_shuffle")
-def pixel_shuffle(spec: KernelSpec, target) -> bool:
+def pixel_shuffle(spec: KernelSpec, target) -> None:
     """Output plane (.., c) reads input channels c*r*r .. c*r*r + r*r - 1; output (oh, ow)
     is input channel (oh % r) * r + ow % r of that block at (oh / r, ow / r)."""
     r = spec.node.op.r
@@ -107,16 +102,13 @@ def pixel_shuffle(spec: KernelSpec, target) -> bool:
     oh, ow = spec.out_shape[-2:]
     rows = [(i % r) * r * h * w + (i // r) * w for i in range(oh)]
     cols = [(j % r) * h * w + j // r for j in range(ow)]
-    return lower_gather(spec, r * r * h * w, rows, cols, f"pixel shuffle r={r} as a gather")
+    lower_gather(spec, r * r * h * w, rows, cols, f"pixel shuffle r={r} as a gather")
 
 
-@register(Upsample, "upsample_bilinear")
-def upsample_bilinear(spec: KernelSpec, target) -> bool:
+def upsample_bilinear(spec: KernelSpec, target) -> None:
     """y = a0 * (b0*x00 + b1*x01) + a1 * (b0*x10 + b1*x11), the order of PyTorch's generic
     CPU kernel, with its float32 source indices and weights as literal tables."""
     op = spec.node.op
-    if op.mode != "bilinear":
-        return False
     h, w = spec.in_shapes[0][2:]
     oh, ow = spec.out_shape[2:]
     tables = bilinear_tables(op, (h, w), (oh, ow))
@@ -132,11 +124,9 @@ def upsample_bilinear(spec: KernelSpec, target) -> bool:
         parallel=bool(parallel_if(max(spec.flops, 8 * spec.out_numel))) and planes * oh > 1)
     spec.note = (f"bilinear upsampling (align_corners={op.align_corners}), NCHW, weight tables; "
                  "threads over (plane, output row)")
-    return True
 
 
-@register(Cat, "cat")
-def cat(spec: KernelSpec, target) -> bool:
+def cat(spec: KernelSpec, target) -> None:
     """Viewing each tensor as [outer][rest] (outer = dims before `dim`), input i's rows of
     len_i floats land at column col_i of the output's rows; one parallel copy per input."""
     dim = spec.node.op.dim
@@ -151,4 +141,19 @@ def cat(spec: KernelSpec, target) -> bool:
     spec.ctx = dict(outer=outer, row=col, parts=parts,
                     parallel=any(part["parallel"] for part in parts))
     spec.note = f"concatenation along dim {dim}: one row copy per input, threads over rows"
-    return True
+
+
+def nearest_mode(node, target, layouts: Layouts) -> bool:
+    return node.op.mode in ("nearest", "nearest-exact") and layouts.nchw
+
+
+def bilinear_mode(node, target, layouts: Layouts) -> bool:
+    return node.op.mode == "bilinear" and layouts.nchw
+
+
+UPSAMPLE_NEAREST = Family("gather2d_nearest", nearest_mode, upsample_nearest, reference=True)
+UPSAMPLE_BILINEAR = Family("upsample_bilinear", bilinear_mode, upsample_bilinear,
+                           reference=True)
+PAD = Family("gather2d_pad", nchw_only, pad, reference=True)
+PIXEL_SHUFFLE = Family("gather2d_pixel_shuffle", nchw_only, pixel_shuffle, reference=True)
+CAT = Family("cat", nchw_only, cat, reference=True)

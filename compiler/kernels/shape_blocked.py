@@ -10,25 +10,20 @@
 """
 from __future__ import annotations
 
-from ..ops.shape import Cat, Upsample
-from .base import KernelSpec, register
-from .pool_blocked import blocked_layouts
+from .base import KernelSpec
+from .family import Family, Layouts
+from .pool_blocked import all_blocked
 from .shape import bilinear_tables, nearest_tables
 from .util import parallel_if
 
 UPSAMPLE_MODES = ("nearest", "nearest-exact", "bilinear")
 
 
-def upsample_blocked_accepts(node, target) -> bool:
-    return (isinstance(node.op, Upsample) and node.op.mode in UPSAMPLE_MODES
-            and len(node.inputs[0].shape) == 4 and target.vector_floats > 1)
+def runs_upsample_blocked(node, target, layouts: Layouts) -> bool:
+    return node.op.mode in UPSAMPLE_MODES and all_blocked(node, target, layouts)
 
 
-@register(Upsample, "upsample_blocked", reference=False, blocked=True,
-          accepts=upsample_blocked_accepts)
-def upsample_blocked(spec: KernelSpec, target) -> bool:
-    if not upsample_blocked_accepts(spec.node, target) or not blocked_layouts(spec):
-        return False
+def upsample_blocked(spec: KernelSpec, target) -> None:
     op, v = spec.node.op, spec.out_layout.v
     n, c, h, w = spec.in_shapes[0]
     oh, ow = spec.out_shape[2:]
@@ -46,12 +41,10 @@ def upsample_blocked(spec: KernelSpec, target) -> bool:
                     cb=cb, oh=oh, ow=ow, **tables,
                     parallel=bool(parallel_if(max(spec.flops, moved))) and n * cb * oh > 1)
     spec.note = f"{spec.out_layout}, {how}; threads over (n, channel block, output row)"
-    return True
 
 
-def cat_blocked_accepts(node, target) -> bool:
-    return (isinstance(node.op, Cat) and node.op.dim == 1 and target.vector_floats > 1
-            and all(len(x.shape) == 4 for x in node.inputs))
+def runs_cat_blocked(node, target, layouts: Layouts) -> bool:
+    return node.op.dim == 1 and all_blocked(node, target, layouts)
 
 
 def cat_segments(channels: list[int], v: int) -> list[dict]:
@@ -114,10 +107,7 @@ def span(noun: str, first: int, count: int) -> str:
     return f"{noun} {first}" if count == 1 else f"{noun}s {first}..{first + count - 1}"
 
 
-@register(Cat, "cat_blocked", reference=False, blocked=True, accepts=cat_blocked_accepts)
-def cat_blocked(spec: KernelSpec, target) -> bool:
-    if not cat_blocked_accepts(spec.node, target) or not blocked_layouts(spec):
-        return False
+def cat_blocked(spec: KernelSpec, target) -> None:
     v = spec.out_layout.v
     n, c, h, w = spec.out_shape
     channels = [s[1] for s in spec.in_shapes[:spec.anchor_arity]]
@@ -130,4 +120,7 @@ def cat_blocked(spec: KernelSpec, target) -> bool:
     spec.note = (f"{spec.out_layout}, channels {'+'.join(map(str, channels))}: "
                  f"{cb - gathered} block(s) copied as vectors, {gathered} gathered lane by lane; "
                  "threads over (n, output block, row)")
-    return True
+
+
+UPSAMPLE_BLOCKED = Family("upsample_blocked", runs_upsample_blocked, upsample_blocked)
+CAT_BLOCKED = Family("cat_blocked", runs_cat_blocked, cat_blocked)

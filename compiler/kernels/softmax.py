@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from ..ops.softmax import Softmax
-from .base import KernelSpec, register
+from .base import KernelSpec
+from .family import Family, nchw_only
 from .util import parallel_if
 
 #: positions along the inner (trailing) dims handled together, so every pass over D reads
@@ -21,8 +21,7 @@ def element_dims(shape) -> dict:
                 channels=shape[1])
 
 
-@register(Softmax, "softmax_blocked")
-def softmax_blocked(spec: KernelSpec, target) -> bool:
+def softmax_rows(spec: KernelSpec, target) -> None:
     shape = spec.out_shape
     dim = spec.node.op.dim
     outer, d, inner = math.prod(shape[:dim]), (shape[dim] if shape else 1), \
@@ -42,18 +41,19 @@ def softmax_blocked(spec: KernelSpec, target) -> bool:
     spec.note = (f"view ({outer}, {d}, {inner}); " + (
         "contiguous rows, threads over rows" if inner == 1 else
         f"blocks of {block} inner positions, threads over (outer, block)"))
-    return True
 
 
-@register(Softmax, "softmax_fast", reference=False)
-def softmax_fast(spec: KernelSpec, target) -> bool:
+def softmax_fast(spec: KernelSpec, target) -> None:
     """The same three passes with smelt_expf, and the max and the sum of a contiguous row
     kept in V lanes, so every pass vectorises (inner positions are lanes already)."""
-    softmax_blocked(spec, target)
+    softmax_rows(spec, target)
     v = target.vector_floats
     spec.template = "softmax_fast.c.j2"
     # a contiguous row (inner == 1) is `vectors` whole vectors of v, then the elements from
     # `tail` on one by one
     spec.ctx.update(v=v, vectors=spec.ctx["d"] // v, tail=spec.ctx["d"] // v * v)
     spec.note = spec.note.replace("view", "vectorised exp, view")
-    return True
+
+
+SOFTMAX_FAST = Family("softmax_fast", nchw_only, softmax_fast)
+SOFTMAX_ROWS = Family("softmax_rows", nchw_only, softmax_rows, reference=True)

@@ -45,6 +45,9 @@ class Op:
     absorbs_epilogue = True
     #: an elementwise op whose result depends on the element's batch or channel index
     channel_dependent = False
+    #: creates new channels (a convolution): it decides the layout of what follows it, where
+    #: other ops with a blocked kernel keep their input's
+    channel_source = False
     #: draws random numbers: its reference takes the call number `step`, and its kernel reads
     #: a seed from the model's state and the call number (dropout masks)
     random = False

@@ -17,6 +17,8 @@ class Conv2d(Op):
     more on the bottom/right, as PyTorch does.
     """
 
+    channel_source = True
+
 
     def __init__(self, weight, bias, stride, padding, dilation, groups):
         self.params = {"weight": weight} if bias is None else {"weight": weight, "bias": bias}
@@ -92,6 +94,8 @@ class Conv2d(Op):
 
 class ConvTranspose2d(Op):
     """The gradient of Conv2d w.r.t. its input: weight (C_in, C_out/groups, kH, kW)."""
+
+    channel_source = True
 
 
     def __init__(self, weight, bias, stride, padding, output_padding, groups, dilation):

@@ -1,41 +1,41 @@
-"""Choose every tensor's physical layout and insert the conversions that remain."""
+"""Choose every tensor's physical layout and insert the conversions that remain.
+
+Every question about what a kernel can take goes to the kernel families' own predicate
+(compiler/kernels: `choose(node, target, layouts)`), the one lowering asks again.
+"""
 from __future__ import annotations
 
 from ..graph import Graph, Node
-from ..kernels.base import blocked_family_accepts
+from ..kernels import choose
+from ..kernels.family import Layouts
 from ..layout import NCHW, Layout, blocked
-from ..ops import Conv2d, ConvTranspose2d, Linear, Reorder
-
-#: ops that create new channels (and so decide the layout of what follows them)
-SOURCES = (Conv2d, ConvTranspose2d)
-#: ops whose blocked kernels read fused operands (a residual) in either layout
-MIXED_OPERANDS = (Conv2d,)
-
-
-def reads_nchw_directly(node: Node) -> bool:
-    """A convolution reads an NCHW input itself when it has few channels (the first layer) or
-    a single pixel (then NCHW and blocked orders agree); grouped ones need blocks."""
-    n, c, h, w = node.inputs[0].shape
-    return getattr(node.op, "groups", 1) == 1 and (c <= 8 or h * w == 1)
+from ..ops import Reorder
 
 
 def choose_layout(graph: Graph, target) -> Graph:
-    """Convolutions with a blocked kernel produce channel-blocked tensors (NCHW[V]c); ops with
-    a blocked kernel (elementwise, pools, upsample, cat) keep their data input's layout;
-    everything else, and every graph input and output, is NCHW. A convolution whose readers
-    all want NCHW writes NCHW itself; one with a small NCHW input reads it directly; a
-    Flatten of a blocked tensor stays a view when only Linear layers read it. Each remaining
-    mismatch becomes a Reorder node: logically the identity, physically a conversion."""
+    """Ops that create channels (convolutions) produce channel-blocked tensors (NCHW[V]c)
+    where a kernel runs them so; other ops with a blocked kernel (elementwise, pools,
+    upsample, cat) keep their data input's layout; everything else, and every graph input
+    and output, is NCHW. An op whose readers all want NCHW writes NCHW itself. Each input
+    stays in its layout where a kernel runs the node with it so (a first convolution reads
+    its NCHW image, a Linear a Flatten of a blocked tensor); every other mismatch becomes a
+    Reorder node: logically the identity, physically a conversion."""
     g = graph.copy()
     if target.vector_floats <= 1:
         return g
     block = blocked(target.vector_floats)
-    able = {id(n): len(n.shape) == 4 and blocked_family_accepts(n, target) for n in g.nodes}
+
+    def runs(n: Node, ins, out: Layout) -> bool:
+        return choose(n, target, Layouts(tuple(ins), out)) is not None
+
+    able = {id(n): len(n.shape) == 4 and (
+        runs(n, [block] * len(n.inputs), block) or n.op.channel_source and
+        runs(n, [NCHW] + [block] * (len(n.inputs) - 1), block)) for n in g.nodes}
     readers: dict[int, list[Node]] = {}
     for n in g.nodes:
         for i in n.inputs:
             readers.setdefault(id(i), []).append(n)
-    wants_nchw = nchw_preference(g, able, readers, target)
+    wants_nchw = nchw_preference(g, able, readers, runs, block)
 
     layout: dict[int, Layout] = {id(n): NCHW for n in g.inputs}
     outputs = {id(o) for o in g.outputs}
@@ -45,20 +45,23 @@ def choose_layout(graph: Graph, target) -> Graph:
             layout[id(n)] = layout[id(data)]
             # a returned view must be NCHW too: the Reorder converts 4-D tensors, not views
             if layout[id(n)].blocked and (id(n) in outputs or not all(
-                    flat_reader_ok(r, target) for r in readers.get(id(n), []))):
+                    runs(r, [block if x is n else NCHW for x in r.inputs], NCHW)
+                    for r in readers.get(id(n), []))):
                 layout[id(n)] = NCHW        # a reorder will be inserted before the view
         elif not able[id(n)]:
             layout[id(n)] = NCHW
-        elif isinstance(n.op, SOURCES):
-            layout[id(n)] = NCHW if (wants_nchw[id(n)] or n.store is not None) else block
+        elif n.op.channel_source:
+            ins = [layout[id(data)]] + [block] * (len(n.inputs) - 1)
+            writes_blocked = runs(n, ins, block) or runs(n, [block] * len(n.inputs), block)
+            layout[id(n)] = block if writes_blocked and not wants_nchw[id(n)] else NCHW
         else:
             layout[id(n)] = layout[id(data)] if data is not None else NCHW
 
     conversions: dict[tuple[int, Layout], Node] = {}
     for n in list(g.nodes):
-        for position, x in enumerate(n.inputs):
-            need = required_layout(n, position, layout, able)
-            if need is None or layout[id(x)] == need:
+        needs = input_layouts(n, layout, able, runs)
+        for position, (x, need) in enumerate(zip(list(n.inputs), needs)):
+            if layout[id(x)] == need:
                 continue
             if position == 0 and n.prologue:      # the conversion applies the prologue
                 n.inputs[0] = convert(g, x, need, layout, {}, before=n, fused=n.prologue)
@@ -77,23 +80,22 @@ def choose_layout(graph: Graph, target) -> Graph:
     return g
 
 
-def required_layout(n: Node, position: int, layout: dict, able: dict) -> Layout | None:
-    """The layout node `n` needs input `position` in, or None when it takes either."""
-    x = n.inputs[position]
+def input_layouts(n: Node, layout: dict, able: dict, runs) -> list[Layout]:
+    """The layouts `n` reads its inputs in: as they are where a kernel runs it so, else the
+    output's (NCHW for ops without a blocked kernel). A view is its input reinterpreted: the
+    input must be in the view's layout."""
+    out = layout[id(n)]
+    have = [layout[id(x)] for x in n.inputs]
     if n.op.is_view:
-        return layout[id(n)]                      # a view is its input, reinterpreted
-    if not able[id(n)]:
-        if isinstance(n.op, Linear) and position == 0 and x.op.is_view and \
-                layout[id(x)].blocked:
-            return None                           # Linear reads a flattened blocked tensor
-        return NCHW
-    if isinstance(n.op, SOURCES) and position == 0:
-        if layout[id(x)] == NCHW and not reads_nchw_directly(n):
-            return layout[id(n)] if layout[id(n)].blocked else None
-        return None
-    if isinstance(n.op, MIXED_OPERANDS) and position >= n.anchor_arity:
-        return None                               # its epilogue indexes operands by position
-    return layout[id(n)]                          # operands and followers match the output
+        return [out] * len(have)
+    if runs(n, have, out):
+        return have
+    chosen = [out if able[id(n)] else NCHW] * len(have)
+    for position, current in enumerate(have):
+        keep = chosen[:position] + [current] + chosen[position + 1:]
+        if runs(n, keep, out):
+            chosen = keep
+    return chosen
 
 
 def convert(g: Graph, x: Node, need: Layout, layout: dict, conversions: dict,
@@ -112,28 +114,21 @@ def convert(g: Graph, x: Node, need: Layout, layout: dict, conversions: dict,
     return conversions[key]
 
 
-def flat_reader_ok(reader: Node, target) -> bool:
-    """Can `reader` consume a Flatten of a blocked tensor as it lies in memory?"""
-    return isinstance(reader.op, Linear) and blocked_family_accepts(reader, target)
-
-
-def nchw_preference(g: Graph, able: dict, readers: dict, target) -> dict[int, bool]:
+def nchw_preference(g: Graph, able: dict, readers: dict, runs, block: Layout) -> dict[int, bool]:
     """Does every reader of a node want it in NCHW (so its producer should write NCHW)?
-    Decided backwards: outputs and NCHW-only ops want NCHW; elementwise ops, pools and
-    views want what their own readers want; convolutions take either."""
+    Decided backwards: outputs want NCHW; ops that keep their input's layout (elementwise,
+    pools, views) want what their own readers want; any other reader wants NCHW unless a
+    kernel runs it with this input blocked (a convolution, a Linear on a blocked Flatten)."""
     wants: dict[int, bool] = {}
     outputs = {id(o) for o in g.outputs}
     for n in reversed(g.nodes):
         votes = [True] if id(n) in outputs else []
         for r in readers.get(id(n), []):
-            if isinstance(r.op, SOURCES) and r.inputs[0] is n or \
-                    isinstance(r.op, MIXED_OPERANDS) and r.inputs[0] is not n:
-                votes.append(False)
-            elif r.op.is_view or able[id(r)]:
+            if r.op.is_view or able[id(r)] and not r.op.channel_source:
                 votes.append(wants.get(id(r), False))
-            elif n.op.is_view and flat_reader_ok(r, target):
-                votes.append(False)
             else:
-                votes.append(True)
+                out = block if able[id(r)] and not wants.get(id(r), False) else NCHW
+                ins = [block if x is n or able[id(r)] else NCHW for x in r.inputs]
+                votes.append(not runs(r, ins, out))
         wants[id(n)] = bool(votes) and all(votes)
     return wants
