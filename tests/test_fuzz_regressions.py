@@ -1,5 +1,7 @@
-"""Regressions found by random differential testing against live PyTorch: each case is the
-smallest model (a spec as in tests/cases) that reproduced a wrong answer or a crash."""
+"""Regressions found by random differential testing against live PyTorch (and by the same
+models built with AddressSanitizer): each is the smallest model, a spec as in tests/cases or
+a small module written for both frameworks, that gave a wrong answer, a crash or a bad
+memory access."""
 import ctypes
 import mmap
 import os
