@@ -1,5 +1,13 @@
-"""Regressions found by random differential testing against live PyTorch: each case is the
-smallest model (a spec as in tests/cases) that reproduced a wrong answer or a crash."""
+"""Regressions found by random differential testing against live PyTorch (and by the same
+models built with AddressSanitizer): each is the smallest model, a spec as in tests/cases or
+a small module written for both frameworks, that gave a wrong answer, a crash or a bad
+memory access."""
+import ctypes
+import mmap
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 
@@ -166,3 +174,52 @@ def flat_adds(nn, cat):
 def test_add_fused_through_flatten_with_a_flattened_operand(name, isa):
     check(Case(name, "", [(2, 16, 4, 5), (2, 16, 4, 5)]),
           make=lambda nn, cat: flat_adds(nn, cat)[name](), isa=isa)
+
+
+# --- a blocked kernel's padded lanes never read an NCHW operand past its end --------------------
+def guarded_copy(x: np.ndarray) -> np.ndarray:
+    """A copy of `x` whose last byte is followed by an inaccessible page: reading past the end
+    of the array is a segmentation fault, not a silent read of a neighbour."""
+    page = mmap.PAGESIZE
+    size = -(-x.nbytes // page) * page
+    region = mmap.mmap(-1, size + page)
+    base = np.frombuffer(region, np.uint8).ctypes.data
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.mprotect(ctypes.c_void_p(base + size), page, 0) == 0   # PROT_NONE
+    copy = np.frombuffer(region, np.float32, x.size, size - x.nbytes).reshape(x.shape)
+    copy[...] = x
+    return copy
+
+
+def run_in_child(fn) -> int:
+    """fn() in a forked child; its exit status (0: fn returned True), a crash as a signal."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os._exit(0 if fn() else 3)
+        except BaseException:
+            os._exit(4)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return -signal.SIGKILL
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("isa", isas.RUNNABLE)
+@pytest.mark.parametrize("groups", [1, 13], ids=["dense", "depthwise"])
+def test_residual_nchw_operand_is_not_read_past_its_end(groups, isa):
+    """A blocked convolution with a fused residual add of the (NCHW) model input: the padded
+    lanes of its last channel block (13 channels in a block of 16 or 8) must not read the
+    input's channels 13..15, which lie past the end of the caller's array."""
+    spec = f"nn.Sequential(Add(nn.Conv2d(13, 13, 3, padding=1, groups={groups})), " \
+           f"nn.Conv2d(13, 16, 3))"
+    _, m = check(Case("residual_tail", spec, (1, 13, 7, 9)), isa=isa)
+    x = case_inputs(Case("residual_tail/x", spec, (1, 13, 7, 9)))[0]
+    want = m(x)
+    assert run_in_child(lambda: np.array_equal(m(guarded_copy(x)), want)) == 0

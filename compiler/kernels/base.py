@@ -198,6 +198,12 @@ class KernelSpec:
                              f"{self.out_layout}, and the template gives no coordinates")
         if isinstance(n, str):          # a template that still spells its indices as text
             n, c, h, w = (atom(f"({x})") for x in (n, c, h, w))
+        channels = shape[1]
+        if not layout.blocked and self.out_layout.blocked and \
+                not (lift(c).is_const and lift(c).const < channels):
+            # a blocked output's padded lanes (c >= channels) are zeroed after the epilogue:
+            # they read the last real channel, never past the end of the operand
+            c = atom(f"(({c}) < {channels} ? ({c}) : {channels - 1})")
         return offset(layout, shape, n, c, h, w)
 
     def _apply(self, steps: list[Step], v: str, n, c, off, h=None, w=None) -> str:
