@@ -157,14 +157,14 @@ class KernelSpec:
             raise KeyError(f"{self.name}: no single laid-out {role} state slot for {layer!r}")
         return found[0].offset
 
-    def epilogue(self, v: str, n: str = "n", c: str = "c", off: str = "off",
-                 h: str | None = None, w: str | None = None) -> str:
-        """C statements applying every fused step to the float variable `v`. An operand in
-        another layout than the output (only where the layout pass allows it) is indexed
-        from the element's coordinates (n, c, h, w), which the template then passes."""
+    def epilogue(self, v: str, n, c, off, h=None, w=None) -> str:
+        """C statements applying every fused step to the float variable `v`, the result
+        element at offset `off` of the output, (n, c, h, w) its coordinates (index
+        expressions). An operand in another layout than the output (only where a family
+        allows it) is indexed from the coordinates."""
         return self._apply(self.steps, v, n, c, off, h, w)
 
-    def prologue(self, v: str, n: str = "n", c: str = "c") -> str:
+    def prologue(self, v: str, n, c) -> str:
         """C statements applying the load prologue (channel-wise ops) to the input value `v`."""
         return self._apply(self.prologue_steps, v, n, c, None)
 
@@ -196,8 +196,6 @@ class KernelSpec:
         if h is None or w is None:
             raise ValueError(f"{self.name}: operand {name} is {layout} but the output is "
                              f"{self.out_layout}, and the template gives no coordinates")
-        if isinstance(n, str):          # a template that still spells its indices as text
-            n, c, h, w = (atom(f"({x})") for x in (n, c, h, w))
         channels = shape[1]
         if not layout.blocked and self.out_layout.blocked and \
                 not (lift(c).is_const and lift(c).const < channels):
@@ -215,8 +213,6 @@ class KernelSpec:
                   "param": lambda name, prefix=step.prefix: f"{prefix}_{name}",
                   "seed": f"(uint64_t)state[{step.seed.offset}]" if step.seed else None}
             lines.append(f"{v} = {step.op.c_apply(v, at)};")
-        if isinstance(off, str) and not any(off in line for line in lines):
-            lines.insert(0, f"(void)({off});")   # templates declare `off` for steps that read it
         return "\n".join(lines)
 
     def add_step(self, op: Op, operands: list[str], prefix: str, name: str, first=False,
