@@ -282,37 +282,38 @@ def runs_conv_transpose_dot(node, target, layouts: Layouts) -> bool:
             and not any(lay.blocked for lay in layouts.ins[1:]))
 
 
-def lane_sums(names: list[str], v: int, out: str, tmp_prefix: str = "r") -> list[str]:
-    """C statements declaring vector `out` whose lane j is the sum of the lanes of names[j]: a
-    transpose-and-add tree of shuffles. Level l of the tree halves the partial sums per
-    vector: while there are several vectors it pairs them (masks pair_lo<l>, pair_hi<l> of
-    `shuffle_masks`), then folds the last one onto itself (fold_lo<l>, fold_hi<l>). Missing
-    vectors count as zero (`zero`); a pair of them is zero without a shuffle."""
+def lane_sums(names: list[str], v: int, out: str, tmp_prefix: str = "r") -> list[dict]:
+    """The shuffle tree that makes vector `out`, whose lane j is the sum of the lanes of
+    names[j]: nodes {name, operands, mask, level} in order, each `name` = shuffle(operands,
+    <mask>_lo<level>) + shuffle(operands, <mask>_hi<level>), the last one named `out` (or
+    a single node with no mask when names[0] is the answer already). Level l halves the
+    partial sums per vector: while there are several vectors it pairs them (masks pair_lo<l>,
+    pair_hi<l> of `shuffle_masks`), then folds the last one onto itself (fold_lo<l>,
+    fold_hi<l>). Missing vectors count as zero (`zero`); a pair of them is zero without a
+    shuffle."""
     k = 1
     while k < len(names):
         k *= 2
     vecs = names + ["zero"] * (k - len(names))
-    lines, level, tmp = [], 0, 0
+    nodes, level = [], 0
 
-    def node(operands: str, kind: str) -> str:
-        nonlocal tmp
-        name, tmp = f"{tmp_prefix}{tmp}", tmp + 1
-        lines.extend([f"smelt_vf {name} = __builtin_shuffle({operands}, {kind}_lo{level});",
-                      f"{name} += __builtin_shuffle({operands}, {kind}_hi{level});"])
-        return name
+    def node(operands: list[str], mask: str) -> str:
+        nodes.append(dict(name=f"{tmp_prefix}{len(nodes)}", operands=operands, mask=mask,
+                          level=level))
+        return nodes[-1]["name"]
 
     while len(vecs) > 1:                     # pairs of vectors: vectors / 2, partials / 2
-        vecs = ["zero" if a == b == "zero" else node(f"{a}, {b}", "pair")
+        vecs = ["zero" if a == b == "zero" else node([a, b], "pair")
                 for a, b in zip(vecs[::2], vecs[1::2])]
         level += 1
     last = vecs[0]
     while v >> level > 1:                    # within the vector: partials / 2
-        last = node(last, "fold")
+        last = node([last], "fold")
         level += 1
-    if not lines:
-        return [f"const smelt_vf {out} = {last};"]
-    lines[-2:] = [re.sub(rf"\b{last}\b", out, line) for line in lines[-2:]]   # the root is `out`
-    return lines
+    if not nodes:
+        return [dict(name=out, operands=[last], mask=None, level=0)]
+    nodes[-1]["name"] = out                  # the root is `out`
+    return nodes
 
 
 def shuffle_masks(v: int, used: set[str]) -> list[tuple[str, list[int]]]:
@@ -356,11 +357,12 @@ def lower_dot(spec: KernelSpec, target, op: ConvTranspose2d, what: str = "") -> 
     col_phases = phase_columns(cols, rb_w, w, sw)
     for cp in col_phases:                      # each tile ends summing its vectors' lanes
         for var in cp["variants"]:
-            var["sums"] = [line for o in range(oc) for line in
+            var["sums"] = [node for o in range(oc) for node in
                            lane_sums([f"a{j}_{o}" for j in range(var["width"])], v, f"s{o}",
                                      f"r{o}_")]
-    used = {name for cp in col_phases for var in cp["variants"] for line in var["sums"]
-            for name in re.findall(r"\b(?:pair|fold)_(?:lo|hi)\d+\b", line)}
+    used = {f"{node['mask']}_{half}{node['level']}" for cp in col_phases
+            for var in cp["variants"] for node in var["sums"] if node["mask"]
+            for half in ("lo", "hi")}
     perm_h = [t for p in rows for t in p.taps]
     perm_w = [t for p in cols for t in p.taps]
     weight = transposed_to_conv(op.params["weight"], 1)[:, :, perm_h][:, :, :, perm_w]
