@@ -30,7 +30,6 @@ accumulator is one (pixel, output channel) and a shuffle tree sums its lanes at 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
