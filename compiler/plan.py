@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import plan_picture
 from .graph import Graph, Node, format_shape
-from .kernels.base import KernelSpec
+from .kernels.spec import KernelSpec
 from .memory import Storage
 from .ops.base import numel
 

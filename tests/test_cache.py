@@ -377,7 +377,7 @@ print(json.dumps({"builds": cache.stats["builds"], "source": m.source}))
 """
 
 
-@pytest.mark.parametrize("edited", ["compiler/kernels/base.py", "compiler/ops/eltwise.py",
+@pytest.mark.parametrize("edited", ["compiler/kernels/spec.py", "compiler/ops/eltwise.py",
                                     "runtime/build.py", "templates/eltwise.c.j2"])
 def test_any_edit_to_smelt_invalidates_its_programs(tmp_path, edited):
     """The key covers all of smelt's code: an edit (or an upgrade) never serves old C."""

@@ -7,7 +7,7 @@ from ..ops import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Cat, Conv2d, ConvT
                    Elementwise, Linear, MaxPool2d, Pad, PixelShuffle, Reorder, Softmax, Upsample)
 from . import (conv, conv_blocked, conv_dot, conv_transpose_blocked, depthwise, eltwise, layout,
                linear, norm, pool, pool_blocked, shape, shape_blocked, softmax)
-from .base import KernelSpec
+from .spec import KernelSpec
 from .family import Family, Layouts
 
 #: Every op's kernel families, in order of preference: the first whose predicate says it runs

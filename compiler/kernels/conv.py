@@ -1,8 +1,8 @@
 """Lowerings of Conv2d, ConvTranspose2d and Pad."""
 from __future__ import annotations
 
-from .base import KernelSpec
-from .conv_blocked import uniform_range
+from .spec import KernelSpec
+from .tiling import uniform_range
 from .family import Family, nchw_only
 from .util import parallel_if
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ops.conv import Conv2d, ConvTranspose2d
-from .base import KernelSpec
-from .conv_blocked import tiles_blocks
+from .spec import KernelSpec
+from .tiling import tiles_blocks
 from .conv_transpose_blocked import lower_dot
 from .family import Family, Layouts
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ops.conv import ConvTranspose2d
-from .base import KernelSpec
-from .conv_blocked import (BLOCKING, balanced_widths, column_tiles, pack_weights,
+from .spec import KernelSpec
+from .tiling import (BLOCKING, balanced_widths, column_tiles, pack_weights,
                            reads_nchw_directly, row_taps, tiles_blocks, uniform_range)
 from .family import Family, Layouts
 from .util import padded_bias, parallel_if

@@ -14,8 +14,8 @@ per lane). Channel multipliers (out = k * in, k > 1) are left to the reference k
 """
 from __future__ import annotations
 
-from .base import KernelSpec
-from .conv_blocked import (balanced_widths, column_tiles, pack_weights, row_taps, run_comment,
+from .spec import KernelSpec
+from .tiling import (balanced_widths, column_tiles, pack_weights, row_taps, run_comment,
                            uniform_range)
 from .family import Family, Layouts
 from .util import padded_bias, parallel_if

@@ -1,7 +1,7 @@
 """Lowering of standalone elementwise chains (activations, add, affine, dropout masks)."""
 from __future__ import annotations
 
-from .base import KernelSpec
+from .spec import KernelSpec
 from .family import Family, Layouts
 from .util import nc_inner, parallel_if
 

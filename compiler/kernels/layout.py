@@ -1,7 +1,7 @@
 """Lowering of Reorder: NCHW <-> channel-blocked conversions."""
 from __future__ import annotations
 
-from .base import KernelSpec
+from .spec import KernelSpec
 from .family import Family
 from .util import parallel_if
 

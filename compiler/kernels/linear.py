@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..ops.shape import Flatten
-from .base import KernelSpec
+from .spec import KernelSpec
 from .family import Family, Layouts, nchw_only
 from .util import padded_bias, parallel_if
 

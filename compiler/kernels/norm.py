@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import KernelSpec, StateSlot
+from .spec import KernelSpec, StateSlot
 from .family import Family, Layouts
 from .util import parallel_if
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ..ops.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from .base import KernelSpec
+from .spec import KernelSpec
 from .family import Family, nchw_only
 from .shape import plane_nc
 from .util import parallel_if

@@ -14,7 +14,7 @@ they are zeroed again.
 """
 from __future__ import annotations
 
-from .base import KernelSpec
+from .spec import KernelSpec
 from .family import Family, Layouts
 from .pool import pool_tables
 from .util import parallel_if

@@ -14,7 +14,7 @@ from ..codegen.cexpr import Expr
 from ..codegen.env import loop_values
 from ..ops.conv import Pad
 from ..ops.shape import Cat, PixelShuffle, Upsample
-from .base import KernelSpec
+from .spec import KernelSpec
 from .family import Family, Layouts, nchw_only
 from .util import parallel_if
 

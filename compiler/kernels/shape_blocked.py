@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-from .base import KernelSpec
+from .spec import KernelSpec
 from .family import Family, Layouts
 from .pool_blocked import all_blocked
 from .shape import bilinear_tables, nearest_tables

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .base import KernelSpec
+from .spec import KernelSpec
 from .family import Family, nchw_only
 from .util import parallel_if
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..graph import Node
-from ..codegen.cexpr import atom, lift
+from ..codegen.cexpr import lift
 from ..codegen.frame import extra_args
+from ..codegen.steps import apply_steps
+from ..graph import Node
 from ..layout import Layout, offset, physical_shape
 from ..ops.base import Op, numel
 
@@ -162,11 +163,11 @@ class KernelSpec:
         element at offset `off` of the output, (n, c, h, w) its coordinates (index
         expressions). An operand in another layout than the output (only where a family
         allows it) is indexed from the coordinates."""
-        return self._apply(self.steps, v, n, c, off, h, w)
+        return apply_steps(self, self.steps, v, n, c, off, h, w)
 
     def prologue(self, v: str, n, c) -> str:
         """C statements applying the load prologue (channel-wise ops) to the input value `v`."""
-        return self._apply(self.prologue_steps, v, n, c, None)
+        return apply_steps(self, self.prologue_steps, v, n, c, None)
 
     def out_offset(self, n, c, h, w):
         """Where the kernel's result element (n, c, h, w) goes in `out`: its offset in the
@@ -182,38 +183,6 @@ class KernelSpec:
     def in_offset(self, index: int, n, c, h, w):
         """The offset of element (n, c, h, w) of input `index` in its own layout."""
         return offset(self.in_layouts[index], self.in_shapes[index], n, c, h, w)
-
-    def operand_offset(self, name: str, off, n, c, h, w):
-        """The offset of the element the epilogue is at in fused operand `name` (in<i>)."""
-        index = int(name[2:])
-        layout, shape = self.in_layouts[index], self.in_shapes[index]
-        if not layout.blocked and numel(shape) == numel(self.out_shape):
-            # an NCHW operand that is a view (an add fused through a Flatten) lists its
-            # elements in the order of the NCHW output: index it by the output's shape
-            shape = self.out_shape
-        if layout == self.out_layout and shape == self.out_shape:
-            return off
-        if h is None or w is None:
-            raise ValueError(f"{self.name}: operand {name} is {layout} but the output is "
-                             f"{self.out_layout}, and the template gives no coordinates")
-        channels = shape[1]
-        if not layout.blocked and self.out_layout.blocked and \
-                not (lift(c).is_const and lift(c).const < channels):
-            # a blocked output's padded lanes (c >= channels) are zeroed after the epilogue:
-            # they read the last real channel, never past the end of the operand
-            c = atom(f"(({c}) < {channels} ? ({c}) : {channels - 1})")
-        return offset(layout, shape, n, c, h, w)
-
-    def _apply(self, steps: list[Step], v: str, n, c, off, h=None, w=None) -> str:
-        lines = []
-        for step in steps:
-            at = {"n": n, "c": c, "off": off, "operands": step.operands,
-                  "operand_offsets": [self.operand_offset(o, off, n, c, h, w)
-                                      for o in step.operands],
-                  "param": lambda name, prefix=step.prefix: f"{prefix}_{name}",
-                  "seed": f"(uint64_t)state[{step.seed.offset}]" if step.seed else None}
-            lines.append(f"{v} = {step.op.c_apply(v, at)};")
-        return "\n".join(lines)
 
     def add_step(self, op: Op, operands: list[str], prefix: str, name: str, first=False,
                  prologue=False) -> None:

@@ -1,0 +1,44 @@
+"""The C of a kernel's fused steps: each elementwise op's expression, applied to one element,
+with its operands indexed in their own layouts."""
+from __future__ import annotations
+
+from ..layout import offset
+from ..ops.base import numel
+from .cexpr import atom, lift
+
+
+def operand_offset(spec, name: str, off, n, c, h, w):
+    """The offset of the element the epilogue is at in fused operand `name` (in<i>)."""
+    index = int(name[2:])
+    layout, shape = spec.in_layouts[index], spec.in_shapes[index]
+    if not layout.blocked and numel(shape) == numel(spec.out_shape):
+        # an NCHW operand that is a view (an add fused through a Flatten) lists its
+        # elements in the order of the NCHW output: index it by the output's shape
+        shape = spec.out_shape
+    if layout == spec.out_layout and shape == spec.out_shape:
+        return off
+    if h is None or w is None:
+        raise ValueError(f"{spec.name}: operand {name} is {layout} but the output is "
+                         f"{spec.out_layout}, and the template gives no coordinates")
+    channels = shape[1]
+    if not layout.blocked and spec.out_layout.blocked and \
+            not (lift(c).is_const and lift(c).const < channels):
+        # a blocked output's padded lanes (c >= channels) are zeroed after the epilogue:
+        # they read the last real channel, never past the end of the operand
+        c = atom(f"(({c}) < {channels} ? ({c}) : {channels - 1})")
+    return offset(layout, shape, n, c, h, w)
+
+
+def apply_steps(spec, steps: list, v: str, n, c, off, h=None, w=None) -> str:
+    """C statements applying `steps` (a kernel's fused epilogue or load prologue) to the float
+    variable `v`: each is its op's C expression (`c_apply`) for the element at (n, c, h, w),
+    offset `off` in the output (index expressions)."""
+    lines = []
+    for step in steps:
+        at = {"n": n, "c": c, "off": off, "operands": step.operands,
+              "operand_offsets": [operand_offset(spec, o, off, n, c, h, w)
+                                  for o in step.operands],
+              "param": lambda name, prefix=step.prefix: f"{prefix}_{name}",
+              "seed": f"(uint64_t)state[{step.seed.offset}]" if step.seed else None}
+        lines.append(f"{v} = {step.op.c_apply(v, at)};")
+    return "\n".join(lines)

@@ -1,0 +1,123 @@
+"""The tiling shared by the register-tiled convolution families (conv2d_blocked, depthwise,
+ConvTranspose2d by phase): which nodes they take, the register tile tables, how a row splits
+into tiles and which taps a border tile keeps, which kernel rows a row reads, and the packed
+weight layout.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .util import groups_in_whole_blocks
+
+#: Register tiles per ISA, in order of preference: (channel blocks per tile RB_OC, output
+#: pixels per tile RB_W). RB_OC*RB_W accumulators + RB_OC weights live in the vector
+#: registers (32 on AVX-512, 16 on AVX2/SSE); `budget` accumulators is the most a tile may
+#: hold, so a short row is one tile (its weights then stream once per row).
+#: Measured on Zen 5 (AVX-512), one thread, ResNet-18's 3x3 layers: 2 blocks x 10-12 pixels
+#: beat 4 x 6 by 5-10%; a 7-pixel row as one tile beats 6+1 by 35%.
+CONV_TILES = {
+    "avx512": {"tiles": [(2, 12), (4, 6), (3, 8), (1, 14)], "budget": 28, "wide_budget": 16},
+    "avx2": {"tiles": [(2, 6), (3, 4), (1, 12)], "budget": 12, "wide_budget": 12},
+    "generic": {"tiles": [(2, 6), (3, 4), (1, 12)], "budget": 12, "wide_budget": 12},
+}
+#: Kernels at least this wide unroll so many columns that big tiles spill registers
+#: (ResNet's 7x7 stem: 2 blocks x 8 pixels runs 45% faster than 2 x 12).
+WIDE_KERNEL = 5
+#: The simpler {RB_OC: RB_W} table the ConvTranspose2d phases use.
+BLOCKING = {isa: dict(sorted(((r, w) for r, w in t["tiles"]), reverse=True))
+            for isa, t in CONV_TILES.items()}
+
+
+def tiles_blocks(node, target) -> bool:
+    """A Conv2d or ConvTranspose2d whose groups are whole channel blocks (or one group), on
+    4-D tensors, for a target with vectors: what the register-tiled kernels take at all."""
+    return (target.vector_floats > 1 and len(node.inputs[0].shape) == 4
+            and groups_in_whole_blocks(node.op, target.vector_floats))
+
+
+def reads_nchw_directly(node) -> bool:
+    """A convolution whose output is blocked reads an NCHW input itself, rather than after a
+    Reorder, when it has few channels (the first layer) or one pixel (then NCHW and blocked
+    orders agree); grouped ones need blocks."""
+    n, c, h, w = node.inputs[0].shape
+    return node.op.groups == 1 and (c <= 8 or h * w == 1)
+
+
+def balanced_widths(ow: int, rb_w: int) -> list[int]:
+    """Split a row of `ow` pixels into as few tiles of at most `rb_w` as possible, of nearly
+    equal widths (56 by 6 -> six 6s and four 5s, not nine 6s and a latency-bound 2)."""
+    tiles = -(-ow // rb_w)
+    base, extra = divmod(ow, tiles)
+    return [base + 1] * extra + [base] * (tiles - extra)
+
+
+def column_tiles(ow: int, rb_w, w: int, stride: int, pad: int, dilation: int, kw: int):
+    """Tiles as runs [(instance, first ow0, count)] and instances [(width, valid taps)] where
+    valid taps[kw] lists the pixels j of the tile whose input column for tap kw is inside.
+    `rb_w` is a tile width, or the list of tile widths along the row. Within a run, tile t
+    starts at first ow0 + t * width."""
+    widths = rb_w if isinstance(rb_w, list) else [min(rb_w, ow - o) for o in range(0, ow, rb_w)]
+    instances, runs = [], []
+    ow0 = 0
+    for width in widths:
+        valid = tuple(tuple(j for j in range(width)
+                            if 0 <= (ow0 + j) * stride - pad + t * dilation < w)
+                      for t in range(kw))
+        key = (width, valid)
+        if key not in instances:
+            instances.append(key)
+        index = instances.index(key)
+        if runs and runs[-1][0] == index and runs[-1][1] + runs[-1][2] * width == ow0:
+            runs[-1] = (index, runs[-1][1], runs[-1][2] + 1)
+        else:
+            runs.append((index, ow0, 1))
+        ow0 += width
+    return instances, runs
+
+
+def row_taps(oh: int, h: int, stride: int, pad: int, dilation: int, kh: int):
+    """Per output row: the [lo, hi) range of kernel rows whose input row is inside."""
+    lo, hi = [], []
+    for o in range(oh):
+        valid = [t for t in range(kh) if 0 <= o * stride - pad + t * dilation < h]
+        lo.append(valid[0] if valid else 0)
+        hi.append(valid[-1] + 1 if valid else 0)
+    return lo, hi
+
+
+def pack_weights(weight: np.ndarray, groups: int, v: int, icv: int, blocked_in: bool,
+                 pieces: list[int] | None = None):
+    """(OC, IC/g, KH, KW) -> [OCB][ICB_g][KH][KW][ICV][V]: for each output block, input block,
+    tap and input channel, the V output channels' weights side by side (zero-padded). With
+    `pieces` (channel counts of a concatenated blocked input) each piece starts a new block."""
+    oc, icg, kh, kw = weight.shape
+    ocb = -(-oc // v)
+    pieces = pieces or [icg]
+    icb_g = sum(-(-p // v) for p in pieces) if blocked_in else 1
+    if oc != ocb * v or icg != icb_g * icv or len(pieces) > 1:
+        padded = np.zeros((ocb * v, icb_g * icv, kh, kw), np.float32)
+        src = dst = 0
+        for p in pieces:
+            padded[:oc, dst:dst + p] = weight[:, src:src + p]
+            src, dst = src + p, dst + -(-p // v) * v
+        weight = padded
+    # (OCB, V, ICB, ICV, KH, KW) -> (OCB, ICB, KH, KW, ICV, V)
+    return weight.reshape(ocb, v, icb_g, icv, kh, kw).transpose(0, 2, 4, 5, 3, 1)
+
+
+def uniform_range(lo: list[int], hi: list[int]) -> tuple[int, int] | None:
+    """(first, count) when every output row reads the same kernel rows, else None (a table)."""
+    if len(set(lo)) == 1 and len(set(hi)) == 1:
+        return lo[0], hi[0] - lo[0]
+    return None
+
+
+def run_comment(start: int, count: int, width: int, valid: tuple, kw: int) -> str:
+    """What a run of tiles covers, and which kernel columns its border tiles leave out."""
+    text = f"pixels {start}..{start + count * width - 1}: {count} tile{'s' * (count > 1)} " \
+        f"of {width}"
+    for t in range(kw):
+        if len(valid[t]) != width:
+            pixels = ",".join(map(str, valid[t])) or "none"
+            text += f", kernel column {t} only for tile pixels {pixels}"
+    return text
