@@ -270,10 +270,10 @@ void k001_0(const float *restrict in0, float *restrict out, const float *restric
                 }
             }
             {
-                float tile[1][3][8];
-                *(smelt_vfu *)tile[0][0] = a0_0;
-                *(smelt_vfu *)tile[0][1] = a1_0;
-                *(smelt_vfu *)tile[0][2] = a2_0;
+                float tile[1][3][8] __attribute__((aligned(64)));
+                *(smelt_vf *)tile[0][0] = a0_0;
+                *(smelt_vf *)tile[0][1] = a1_0;
+                *(smelt_vf *)tile[0][2] = a2_0;
                 for (int j = 0; j < 3; ++j) {
                     for (int lane = 0; lane < 8; ++lane) {
                         float v = tile[0][j][lane];
@@ -310,10 +310,10 @@ void k001_0(const float *restrict in0, float *restrict out, const float *restric
                 }
             }
             {
-                float tile[1][3][8];
-                *(smelt_vfu *)tile[0][0] = a0_0;
-                *(smelt_vfu *)tile[0][1] = a1_0;
-                *(smelt_vfu *)tile[0][2] = a2_0;
+                float tile[1][3][8] __attribute__((aligned(64)));
+                *(smelt_vf *)tile[0][0] = a0_0;
+                *(smelt_vf *)tile[0][1] = a1_0;
+                *(smelt_vf *)tile[0][2] = a2_0;
                 for (int j = 0; j < 3; ++j) {
                     for (int lane = 0; lane < 8; ++lane) {
                         float v = tile[0][j][lane];
@@ -472,19 +472,19 @@ void k003_3(const float *restrict in0, float *restrict out, const float *restric
                 }
             }
             {
-                float tile[1][12][8];
-                *(smelt_vfu *)tile[0][0] = a0_0;
-                *(smelt_vfu *)tile[0][1] = a1_0;
-                *(smelt_vfu *)tile[0][2] = a2_0;
-                *(smelt_vfu *)tile[0][3] = a3_0;
-                *(smelt_vfu *)tile[0][4] = a4_0;
-                *(smelt_vfu *)tile[0][5] = a5_0;
-                *(smelt_vfu *)tile[0][6] = a6_0;
-                *(smelt_vfu *)tile[0][7] = a7_0;
-                *(smelt_vfu *)tile[0][8] = a8_0;
-                *(smelt_vfu *)tile[0][9] = a9_0;
-                *(smelt_vfu *)tile[0][10] = a10_0;
-                *(smelt_vfu *)tile[0][11] = a11_0;
+                float tile[1][12][8] __attribute__((aligned(64)));
+                *(smelt_vf *)tile[0][0] = a0_0;
+                *(smelt_vf *)tile[0][1] = a1_0;
+                *(smelt_vf *)tile[0][2] = a2_0;
+                *(smelt_vf *)tile[0][3] = a3_0;
+                *(smelt_vf *)tile[0][4] = a4_0;
+                *(smelt_vf *)tile[0][5] = a5_0;
+                *(smelt_vf *)tile[0][6] = a6_0;
+                *(smelt_vf *)tile[0][7] = a7_0;
+                *(smelt_vf *)tile[0][8] = a8_0;
+                *(smelt_vf *)tile[0][9] = a9_0;
+                *(smelt_vf *)tile[0][10] = a10_0;
+                *(smelt_vf *)tile[0][11] = a11_0;
                 for (int lane = 0; lane < 8; ++lane) {
                     if (lane >= 3)
                         break;

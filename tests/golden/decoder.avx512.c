@@ -266,10 +266,10 @@ void k001_0(const float *restrict in0, float *restrict out, const float *restric
                 }
             }
             {
-                float tile[1][3][16];
-                *(smelt_vfu *)tile[0][0] = a0_0;
-                *(smelt_vfu *)tile[0][1] = a1_0;
-                *(smelt_vfu *)tile[0][2] = a2_0;
+                float tile[1][3][16] __attribute__((aligned(64)));
+                *(smelt_vf *)tile[0][0] = a0_0;
+                *(smelt_vf *)tile[0][1] = a1_0;
+                *(smelt_vf *)tile[0][2] = a2_0;
                 for (int j = 0; j < 3; ++j) {
                     for (int lane = 0; lane < 16; ++lane) {
                         float v = tile[0][j][lane];
@@ -305,10 +305,10 @@ void k001_0(const float *restrict in0, float *restrict out, const float *restric
                 }
             }
             {
-                float tile[1][3][16];
-                *(smelt_vfu *)tile[0][0] = a0_0;
-                *(smelt_vfu *)tile[0][1] = a1_0;
-                *(smelt_vfu *)tile[0][2] = a2_0;
+                float tile[1][3][16] __attribute__((aligned(64)));
+                *(smelt_vf *)tile[0][0] = a0_0;
+                *(smelt_vf *)tile[0][1] = a1_0;
+                *(smelt_vf *)tile[0][2] = a2_0;
                 for (int j = 0; j < 3; ++j) {
                     for (int lane = 0; lane < 16; ++lane) {
                         float v = tile[0][j][lane];

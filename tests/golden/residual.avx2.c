@@ -268,13 +268,13 @@ void k000_conv1(const float *restrict in0, float *restrict out, const float *res
                 }
             }
             {
-                float tile[1][6][8];
-                *(smelt_vfu *)tile[0][0] = a0_0;
-                *(smelt_vfu *)tile[0][1] = a1_0;
-                *(smelt_vfu *)tile[0][2] = a2_0;
-                *(smelt_vfu *)tile[0][3] = a3_0;
-                *(smelt_vfu *)tile[0][4] = a4_0;
-                *(smelt_vfu *)tile[0][5] = a5_0;
+                float tile[1][6][8] __attribute__((aligned(64)));
+                *(smelt_vf *)tile[0][0] = a0_0;
+                *(smelt_vf *)tile[0][1] = a1_0;
+                *(smelt_vf *)tile[0][2] = a2_0;
+                *(smelt_vf *)tile[0][3] = a3_0;
+                *(smelt_vf *)tile[0][4] = a4_0;
+                *(smelt_vf *)tile[0][5] = a5_0;
                 for (int j = 0; j < 6; ++j) {
                     for (int lane = 0; lane < 8; ++lane) {
                         float v = tile[0][j][lane];
@@ -366,13 +366,13 @@ void k001_conv2(const float *restrict in0, const float *restrict in1, float *res
                 }
             }
             {
-                float tile[1][6][8];
-                *(smelt_vfu *)tile[0][0] = a0_0;
-                *(smelt_vfu *)tile[0][1] = a1_0;
-                *(smelt_vfu *)tile[0][2] = a2_0;
-                *(smelt_vfu *)tile[0][3] = a3_0;
-                *(smelt_vfu *)tile[0][4] = a4_0;
-                *(smelt_vfu *)tile[0][5] = a5_0;
+                float tile[1][6][8] __attribute__((aligned(64)));
+                *(smelt_vf *)tile[0][0] = a0_0;
+                *(smelt_vf *)tile[0][1] = a1_0;
+                *(smelt_vf *)tile[0][2] = a2_0;
+                *(smelt_vf *)tile[0][3] = a3_0;
+                *(smelt_vf *)tile[0][4] = a4_0;
+                *(smelt_vf *)tile[0][5] = a5_0;
                 for (int lane = 0; lane < 8; ++lane) {
                     for (int j = 0; j < 6; ++j) {
                         float v = tile[0][j][lane];

@@ -270,15 +270,15 @@ void k000_0(const float *restrict in0, float *restrict out, const float *restric
                 }
             }
             {
-                float tile[2][4][8];
-                *(smelt_vfu *)tile[0][0] = a0_0;
-                *(smelt_vfu *)tile[1][0] = a0_1;
-                *(smelt_vfu *)tile[0][1] = a1_0;
-                *(smelt_vfu *)tile[1][1] = a1_1;
-                *(smelt_vfu *)tile[0][2] = a2_0;
-                *(smelt_vfu *)tile[1][2] = a2_1;
-                *(smelt_vfu *)tile[0][3] = a3_0;
-                *(smelt_vfu *)tile[1][3] = a3_1;
+                float tile[2][4][8] __attribute__((aligned(64)));
+                *(smelt_vf *)tile[0][0] = a0_0;
+                *(smelt_vf *)tile[1][0] = a0_1;
+                *(smelt_vf *)tile[0][1] = a1_0;
+                *(smelt_vf *)tile[1][1] = a1_1;
+                *(smelt_vf *)tile[0][2] = a2_0;
+                *(smelt_vf *)tile[1][2] = a2_1;
+                *(smelt_vf *)tile[0][3] = a3_0;
+                *(smelt_vf *)tile[1][3] = a3_1;
                 for (int o = 0; o < 2; ++o) {
                     for (int lane = 0; lane < 8; ++lane) {
                         for (int j = 0; j < 4; ++j) {
@@ -352,15 +352,15 @@ void k000_0(const float *restrict in0, float *restrict out, const float *restric
                 }
             }
             {
-                float tile[2][4][8];
-                *(smelt_vfu *)tile[0][0] = a0_0;
-                *(smelt_vfu *)tile[1][0] = a0_1;
-                *(smelt_vfu *)tile[0][1] = a1_0;
-                *(smelt_vfu *)tile[1][1] = a1_1;
-                *(smelt_vfu *)tile[0][2] = a2_0;
-                *(smelt_vfu *)tile[1][2] = a2_1;
-                *(smelt_vfu *)tile[0][3] = a3_0;
-                *(smelt_vfu *)tile[1][3] = a3_1;
+                float tile[2][4][8] __attribute__((aligned(64)));
+                *(smelt_vf *)tile[0][0] = a0_0;
+                *(smelt_vf *)tile[1][0] = a0_1;
+                *(smelt_vf *)tile[0][1] = a1_0;
+                *(smelt_vf *)tile[1][1] = a1_1;
+                *(smelt_vf *)tile[0][2] = a2_0;
+                *(smelt_vf *)tile[1][2] = a2_1;
+                *(smelt_vf *)tile[0][3] = a3_0;
+                *(smelt_vf *)tile[1][3] = a3_1;
                 for (int o = 0; o < 2; ++o) {
                     for (int lane = 0; lane < 8; ++lane) {
                         for (int j = 0; j < 4; ++j) {

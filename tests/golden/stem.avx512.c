@@ -283,15 +283,15 @@ void k000_0(const float *restrict in0, float *restrict out, const float *restric
                 }
             }
             {
-                float tile[1][8][16];
-                *(smelt_vfu *)tile[0][0] = a0_0;
-                *(smelt_vfu *)tile[0][1] = a1_0;
-                *(smelt_vfu *)tile[0][2] = a2_0;
-                *(smelt_vfu *)tile[0][3] = a3_0;
-                *(smelt_vfu *)tile[0][4] = a4_0;
-                *(smelt_vfu *)tile[0][5] = a5_0;
-                *(smelt_vfu *)tile[0][6] = a6_0;
-                *(smelt_vfu *)tile[0][7] = a7_0;
+                float tile[1][8][16] __attribute__((aligned(64)));
+                *(smelt_vf *)tile[0][0] = a0_0;
+                *(smelt_vf *)tile[0][1] = a1_0;
+                *(smelt_vf *)tile[0][2] = a2_0;
+                *(smelt_vf *)tile[0][3] = a3_0;
+                *(smelt_vf *)tile[0][4] = a4_0;
+                *(smelt_vf *)tile[0][5] = a5_0;
+                *(smelt_vf *)tile[0][6] = a6_0;
+                *(smelt_vf *)tile[0][7] = a7_0;
                 for (int lane = 0; lane < 16; ++lane) {
                     for (int j = 0; j < 8; ++j) {
                         float v = tile[0][j][lane];
