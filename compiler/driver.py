@@ -9,6 +9,7 @@ from runtime.version import __version__
 from .codegen.emit import prepare, render_program
 from .codegen.fingerprint import fingerprint
 from .graph import Graph, normalize_input_shapes, trace
+from .importers import from_onnx, from_torch, is_onnx_model, is_torch_module
 from .nn.module import Module
 from .planner import plan as make_plan
 from .target import Target
@@ -18,7 +19,9 @@ KERNEL_CHOICES = ("auto", "reference")
 
 def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None = None,
             kernels: str = "auto", isa: str | None = None, sanitize: bool | None = None):
-    """Compile a compiler.nn model (or a traced Graph) for `input_shape` to native code.
+    """Compile a model for `input_shape` to native code: a compiler.nn module, a torch.nn
+    module (imported with from_torch), an ONNX file or ModelProto (from_onnx; the shape comes
+    from the file unless given) or a Graph.
 
     fuse: run the fusion passes (False keeps one kernel per layer, for debugging).
     threads: OpenMP threads per call (default: $SMELT_NUM_THREADS, else physical cores).
@@ -31,8 +34,15 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
                          + ", ".join(map(repr, KERNEL_CHOICES)))
     # before any work: a bad thread count (or $SMELT_NUM_THREADS) fails fast
     threads = default_threads() if threads is None else check_threads(threads)
+    if is_onnx_model(model):
+        model = from_onnx(model, input_shape)
+        input_shape = None
+    elif is_torch_module(model):
+        if input_shape is None:
+            raise TypeError("compile() needs input_shape for a torch.nn.Module")
+        model = from_torch(model, input_shape)
     if isinstance(model, Graph):
-        graph, state_dict, title = model, model.state, "traced graph"
+        graph, state_dict, title = model, model.state, model.title or "traced graph"
         if input_shape is not None:
             shapes, _ = normalize_input_shapes(input_shape)
             if shapes != [n.shape for n in graph.inputs]:
@@ -44,8 +54,8 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
         graph = trace(model, input_shape)
         state_dict, title = graph.state, type(model).__name__
     else:
-        raise TypeError(f"compile expects a compiler.nn.Module or a Graph, got "
-                        f"{type(model).__name__}")
+        raise TypeError(f"compile expects a compiler.nn.Module, a torch.nn.Module, an ONNX "
+                        f"file or ModelProto, or a Graph, got {type(model).__name__}")
     target = Target.detect(isa)
     target.require_runnable()
     plan = make_plan(graph, fuse=fuse, kernels=kernels, target=target)

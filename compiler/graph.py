@@ -83,12 +83,13 @@ class Graph:
     """Inputs, compute nodes in a valid execution order, and outputs."""
 
     def __init__(self, inputs: list[Node], nodes: list[Node], outputs: list[Node],
-                 single_output: bool = True, state: dict | None = None):
+                 single_output: bool = True, state: dict | None = None, title: str = ""):
         self.inputs = inputs
         self.nodes = nodes
         self.outputs = outputs
         self.single_output = single_output
         self.state = state if state is not None else {}   # the traced model's state_dict
+        self.title = title                  # what the model was (its class, its file)
         self.renumber()
 
     def renumber(self) -> None:
@@ -133,7 +134,8 @@ class Graph:
             return memo[id(node)]
 
         return Graph([clone(n) for n in self.inputs], [clone(n) for n in self.nodes],
-                     [clone(n) for n in self.outputs], self.single_output, self.state)
+                     [clone(n) for n in self.outputs], self.single_output, self.state,
+                     self.title)
 
     def __str__(self) -> str:
         ins = ", ".join(f"%{n.id}: {format_shape(n.shape)}" for n in self.inputs)
@@ -191,14 +193,80 @@ class Tensor:
 
     ndim = property(dim)
 
-    def __add__(self, other):
-        from .ops.eltwise import Add
+    # --- arithmetic: with a tensor (same shape, or channel-wise), or with a number ----------
+    def _binary(self, other, op_name: str, scalar_kind: str, swapped: bool = False) -> Tensor:
+        from .ops import eltwise
+        name = self._tracer.scoped_name(op_name.lower())
+        if isinstance(other, (int, float)) and not isinstance(other, bool):
+            return self._tracer.emit(eltwise.ScalarOp(scalar_kind, other), [self], name)
         if not isinstance(other, Tensor):
-            raise TraceError(f"{self._tracer.scoped_name('add')}: only tensor + tensor of the same "
-                             f"shape is supported, got tensor + {type(other).__name__}")
-        return self._tracer.emit(Add(), [self, other], self._tracer.scoped_name("add"))
+            raise TraceError(f"{name}: expected a tensor or a number, got "
+                             f"{type(other).__name__}")
+        op = getattr(eltwise, op_name)()
+        a, b = (other, self) if swapped else (self, other)
+        if op.commutative and len(b.shape) == len(a.shape) and \
+                sum(b.shape) > sum(a.shape):          # the full-size operand first
+            a, b = b, a
+        return self._tracer.emit(op, [a, b], name)
 
-    __radd__ = __add__
+    def __add__(self, other):
+        return self._binary(other, "Add", "add")
+
+    def __radd__(self, other):
+        return self._binary(other, "Add", "add", swapped=True)
+
+    def __sub__(self, other):
+        return self._binary(other, "Sub", "sub")
+
+    def __rsub__(self, other):
+        return self._binary(other, "Sub", "rsub", swapped=True)
+
+    def __mul__(self, other):
+        return self._binary(other, "Mul", "mul")
+
+    def __rmul__(self, other):
+        return self._binary(other, "Mul", "mul", swapped=True)
+
+    def __truediv__(self, other):
+        return self._binary(other, "Div", "div")
+
+    def __rtruediv__(self, other):
+        return self._binary(other, "Div", "rdiv", swapped=True)
+
+    def __neg__(self):
+        return self._binary(-1.0, "Mul", "mul")
+
+    # --- shape -------------------------------------------------------------------------
+    def view(self, *shape) -> Tensor:
+        """The same elements in another shape (-1 for one inferred dimension), no copy."""
+        from .ops.shape import Flatten, View
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) \
+            else tuple(shape)
+        name = self._tracer.scoped_name("view")
+        shape = resolve_shape(name, self.shape, shape)
+        if shape == self.shape:
+            return self
+        if len(self.shape) == 4 and shape == (self.shape[0], int(np.prod(self.shape[1:]))):
+            return self._tracer.emit(Flatten(1, -1), [self], name)
+        return self._tracer.emit(View(shape), [self], name)
+
+    reshape = view
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def mean(self, dim=None, keepdim: bool = False) -> Tensor:
+        """The mean over the spatial dimensions (2, 3) of a 4-D tensor, as a global average
+        pool (keepdim: N x C x 1 x 1, else N x C)."""
+        from .ops.pool import AdaptiveAvgPool2d
+        name = self._tracer.scoped_name("mean")
+        rank = len(self.shape)
+        dims = (dim,) if isinstance(dim, int) else tuple(dim) if dim is not None else ()
+        if rank != 4 or sorted(d % rank for d in dims) != [2, 3]:
+            raise TraceError(f"{name}: only the mean over dims (2, 3) of a 4-D tensor is "
+                             f"supported, got dim={dim!r} for shape {self.shape}")
+        y = self._tracer.emit(AdaptiveAvgPool2d((1, 1)), [self], name)
+        return y if keepdim else y.view(self.shape[0], self.shape[1])
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         from .ops.shape import Flatten
@@ -277,6 +345,21 @@ class Tracer:
         return x
 
 
+def resolve_shape(name: str, have: Shape, shape: tuple) -> Shape:
+    """`shape` with its one -1 worked out so that it holds as many elements as `have`."""
+    if not all(isinstance(d, int) and not isinstance(d, bool) for d in shape) or \
+            sum(d == -1 for d in shape) > 1 or any(d < -1 for d in shape):
+        raise TraceError(f"{name}: {shape} is not a shape (ints, at most one -1)")
+    total, known = int(np.prod(have)), int(np.prod([d for d in shape if d != -1]))
+    if -1 in shape:
+        if known == 0 or total % known:
+            raise ShapeError(f"{name}: cannot view a tensor of shape {have} as {shape}")
+        shape = tuple(total // known if d == -1 else d for d in shape)
+    if int(np.prod(shape)) != total:
+        raise ShapeError(f"{name}: cannot view a tensor of shape {have} as {shape}")
+    return tuple(shape)
+
+
 def current_tracer() -> Tracer | None:
     return getattr(_tracing, "tracer", None)
 
@@ -327,7 +410,8 @@ def trace(model, input_shape) -> Graph:
                          f"tensors, got {type(result).__name__}")
     outputs = [r.node for r in results]
     state = model.state_dict()      # the arrays themselves; compile() snapshots them once
-    return Graph(inputs, live_nodes(tracer.nodes, outputs), outputs, single, state)
+    return Graph(inputs, live_nodes(tracer.nodes, outputs), outputs, single, state,
+                 type(model).__name__)
 
 
 def live_nodes(nodes: Iterable[Node], outputs: list[Node]) -> list[Node]:

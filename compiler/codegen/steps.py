@@ -17,6 +17,9 @@ def operand_offset(spec, name: str, off, n, c, h, w):
         shape = spec.out_shape
     if layout == spec.out_layout and shape == spec.out_shape:
         return off
+    if len(shape) == len(spec.out_shape) and shape != spec.out_shape and \
+            all(d == 1 for d in shape[2:]):
+        return broadcast_offset(layout, shape, n, c)
     if h is None or w is None:
         raise ValueError(f"{spec.name}: operand {name} is {layout} but the output is "
                          f"{spec.out_layout}, and the template gives no coordinates")
@@ -42,3 +45,12 @@ def apply_steps(spec, steps: list, v: str, n, c, off, h=None, w=None) -> str:
               "seed": f"(uint64_t)state[{step.seed.offset}]" if step.seed else None}
         lines.append(f"{v} = {step.op.c_apply(v, at)};")
     return "\n".join(lines)
+
+
+def broadcast_offset(layout, shape, n, c):
+    """The offset of the element a channel-wise operand (N or 1, C or 1, 1, ...) holds for
+    batch n and channel c of the output."""
+    n, c = (lift(n) if shape[0] > 1 else 0), (lift(c) if shape[1] > 1 else 0)
+    if layout.blocked:
+        return offset(layout, shape, n, c, 0, 0)
+    return lift(n) * shape[1] + c

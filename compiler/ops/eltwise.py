@@ -74,16 +74,86 @@ def checked(layer: str, name: str, value, default):
     return float(value)
 
 
-class Add(Elementwise):
-    """y = a + b, same shapes (no broadcasting)."""
+class Binary(Elementwise):
+    """y = f(a, b) element by element; b has a's shape, or broadcasts along its batch and
+    channel (a squeeze-and-excitation scale: N x C x 1 x 1) or is one value per batch or
+    channel. The C expression applies f to the chain's value and b's element."""
 
+    abstract = True
     extra_inputs = 1
+    #: f(a, b) = f(b, a): the kernel producing either operand may apply it
+    commutative = False
+    symbol = ""
+
+    def infer_shape(self, a, b):
+        self.require(len(a) == len(b) and all(y in (x, 1) for x, y in zip(a, b))
+                     and all(y == 1 for y in b[2:]) or a == b,
+                     f"operands must have the same shape, or the second one 1 in every "
+                     f"dimension from the third on (a channel-wise operand), got {a} and {b}")
+        return a
 
     def reference(self, a, b):
-        return (a.astype(np.float32) + b.astype(np.float32)).astype(np.float32)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            return self.numpy(a.astype(np.float32), b.astype(np.float32)).astype(np.float32)
 
     def c_apply(self, v, at):
-        return f"{v} + {at['operands'][0]}[{at['operand_offsets'][0]}]"
+        return f"{v} {self.symbol} {at['operands'][0]}[{at['operand_offsets'][0]}]"
+
+
+class Add(Binary):
+    """y = a + b."""
+
+    commutative = True
+    symbol = "+"
+    numpy = staticmethod(np.add)
+
+
+class Sub(Binary):
+    """y = a - b."""
+
+    symbol = "-"
+    numpy = staticmethod(np.subtract)
+
+
+class Mul(Binary):
+    """y = a * b (b may be a channel-wise scale, as in squeeze-and-excitation)."""
+
+    commutative = True
+    symbol = "*"
+    numpy = staticmethod(np.multiply)
+
+
+class Div(Binary):
+    """y = a / b."""
+
+    symbol = "/"
+    numpy = staticmethod(np.divide)
+
+
+class ScalarOp(Elementwise):
+    """A tensor and a number: x + c, x - c, c - x, x * c, x / c or c / x, in float32 as
+    PyTorch computes a float32 tensor with a Python number."""
+
+    #: kind -> (C expression of the element x and the constant c, the same in NumPy)
+    KINDS = {"add": ("{x} + {c}", lambda x, c: x + c), "sub": ("{x} - {c}", lambda x, c: x - c),
+             "rsub": ("{c} - {x}", lambda x, c: c - x), "mul": ("{x} * {c}", lambda x, c: x * c),
+             "div": ("{x} / {c}", lambda x, c: x / c), "rdiv": ("{c} / {x}", lambda x, c: c / x)}
+
+    def __init__(self, kind: str, value: float):
+        if kind not in self.KINDS:
+            raise ValueError(f"ScalarOp: kind {kind!r} is not one of {', '.join(self.KINDS)}")
+        self.kind_of, self.value = kind, float(value)
+
+    def attrs(self):
+        return {"op": self.KINDS[self.kind_of][0].format(x="x", c=repr(self.value))}
+
+    def reference(self, x):
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            y = self.KINDS[self.kind_of][1](x.astype(np.float32), np.float32(self.value))
+        return np.asarray(y, np.float32)
+
+    def c_apply(self, v, at):
+        return self.KINDS[self.kind_of][0].format(x=v, c=c_float(self.value))
 
 
 class Copy(Elementwise):
