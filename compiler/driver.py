@@ -1,11 +1,14 @@
 """compile(): trace -> plan -> emit C -> build (or load from the cache) -> CompiledModel."""
 from __future__ import annotations
 
+import functools
+
 from runtime import build, cache
 from runtime.model import CompiledModel
 from runtime.threads import check_threads, default_threads
 from runtime.version import __version__
 
+from .compare import compare
 from .codegen.emit import prepare, render_program
 from .codegen.fingerprint import fingerprint
 from .graph import Graph, normalize_input_shapes, trace
@@ -62,7 +65,8 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
     sanitize = build.sanitize_requested(sanitize)
     library, program = build_program(plan, title, target.build_isa, sanitize)
     stateful = bool(program.state_slots) or any(k.uses_step for k in plan.kernels)
-    return CompiledModel(library, program, plan, state_dict, threads, stateful)
+    return CompiledModel(library, program, plan, state_dict, threads, stateful,
+                         comparer=functools.partial(compare, graph))
 
 
 def build_program(plan, title: str, isa: str, sanitize: bool):
