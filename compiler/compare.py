@@ -107,7 +107,7 @@ def compare(graph: Graph, model, inputs: list, reference=None, *, step: int = 0,
         if call is None:
             row.note = f"{name}: made by the planner, no layer to compare"
         elif expected is None:
-            row.note = f"no reference value for {name}"
+            row.note = f"no reference value for {row.layer}"
         elif expected.shape != got.shape:
             row.note = f"{name}: reference shape {expected.shape} != {got.shape}"
         else:
