@@ -110,7 +110,10 @@ def torch_values(module, inputs: list) -> Values:
         traced = None
     with torch.no_grad():
         if traced is not None:
-            fx_recorder(torch, traced, values).run(*xs)
+            recorder = fx_recorder(torch, traced, values)
+            recorder.run(*xs)
+            for name, value in recorder.fx_names:      # after smelt's names, which win
+                values.add(name, value, 0)
         else:
             record_with_hooks(torch, module, xs, values)
     return values
@@ -128,6 +131,7 @@ def fx_recorder(torch, traced, values: Values):
         def __init__(self, module):
             super().__init__(module)
             self.counts: dict[str, int] = {}
+            self.fx_names: list[tuple[str, np.ndarray]] = []
 
         def run_node(self, n):
             result = super().run_node(n)
@@ -136,7 +140,7 @@ def fx_recorder(torch, traced, values: Values):
                 values.add(n.target, value)
             elif value is not None and n.op in ("call_function", "call_method"):
                 values.add(self.scoped(n), value, 0)
-                values.add(n.name, value, 0)
+                self.fx_names.append((n.name, value))
             return result
 
         def scoped(self, n) -> str:

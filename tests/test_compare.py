@@ -100,6 +100,20 @@ def test_correct_model_is_within_tolerance_of_live_pytorch():
     assert cmp.worst is None and all(r.ok for r in cmp)      # every layer found by name
 
 
+def test_functions_match_pytorch_by_the_module_they_run_in():
+    """`x + y` inside module res_elu is smelt's `res_elu.add`, at the root `add`: fx says
+    which module each call ran in (its own names, add / add_1 / add_2, would mismatch)."""
+    pytest.importorskip("torch")
+    name = "activation_zoo"
+    module = torch_network(name)
+    model = NETWORKS[name].build(nn, compiler.cat)
+    model.load_state_dict(state_of(module))
+    x = net_input(name, NETWORKS[name].shape)
+    cmp = compiler.compile(model.eval(), x.shape).compare(x, reference=module)
+    assert {"res_elu.add", "res_selu.add", "add"} <= {r.layer for r in cmp}
+    assert cmp.worst is None and all(r.ok for r in cmp)
+
+
 def test_pytorch_without_fx_is_recorded_with_hooks(monkeypatch):
     torch = pytest.importorskip("torch")
     module, m, x = compiled()
