@@ -117,11 +117,12 @@ def compare(graph: Graph, model, inputs: list, reference=None, *, step: int = 0,
 
 
 def call_names(graph: Graph) -> dict[int, tuple[str, int]]:
-    """id(node) -> (name, call): the call-th node of that name in execution order."""
+    """id(node.origin) -> (name, call): the call-th node of that name in execution order
+    (by origin, as planned nodes are copies of the graph's, or of what it was copied from)."""
     seen: dict[str, int] = {}
     out = {}
     for node in graph.inputs + graph.nodes:
-        out[id(node)] = (node.name, seen.get(node.name, 0))
+        out[id(node.origin)] = (node.name, seen.get(node.name, 0))
         seen[node.name] = seen.get(node.name, 0) + 1
     return out
 

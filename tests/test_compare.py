@@ -49,6 +49,15 @@ def test_rows_match_the_kernels():
     assert [r.layer for r in cmp][1:3] == ["3.relu", "3.relu (call 2)"]
 
 
+def test_a_graph_made_by_copying_compares_too():
+    """Importers may copy their graph: layers are found through the nodes' origins."""
+    module, _, x = compiled()
+    model = NETWORKS[NAME].build(nn, compiler.cat)
+    model.load_state_dict(state_of(module))
+    m = compiler.compile(compiler.trace(model.eval(), x.shape).copy())
+    assert all(r.ok for r in m.compare(x))
+
+
 def test_kernel_outputs_are_the_model_and_leave_it_as_it_was():
     model = NETWORKS[NAME].build(nn, compiler.cat).train()       # train BN: running stats
     x = net_input(NAME, (2, 3, 32, 32))
