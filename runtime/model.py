@@ -8,7 +8,6 @@ calls with a lock, as the order of updates is part of the result.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections import OrderedDict
 
