@@ -11,6 +11,7 @@ from runtime.version import __version__
 from .compare import compare
 from .codegen.emit import prepare, render_program
 from .codegen.fingerprint import fingerprint
+from .export import exporter
 from .graph import Graph, normalize_input_shapes, trace
 from .importers import from_onnx, from_torch, is_onnx_model, is_torch_module
 from .nn.module import Module
@@ -66,7 +67,8 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
     library, program = build_program(plan, title, target.build_isa, sanitize)
     stateful = bool(program.state_slots) or any(k.uses_step for k in plan.kernels)
     return CompiledModel(library, program, plan, state_dict, threads, stateful,
-                         comparer=functools.partial(compare, graph))
+                         comparer=functools.partial(compare, graph),
+                         exporter=exporter(plan, program, title, target.build_isa))
 
 
 def build_program(plan, title: str, isa: str, sanitize: bool):

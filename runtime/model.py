@@ -130,7 +130,7 @@ class CompiledModel:
     """A model compiled to native code. Call it with float32 arrays of the traced shapes."""
 
     def __init__(self, library, program, plan, state_dict: dict, threads: int | None,
-                 stateful: bool, comparer=None):
+                 stateful: bool, comparer=None, exporter=None):
         self._lib, self._ffi = library.lib, library.ffi
         self.source: str = program.source
         self.plan = plan
@@ -155,8 +155,9 @@ class CompiledModel:
         self._step = 0
         self.threads = default_threads() if threads is None else threads
         self.kernels = [Kernel(self, spec) for spec in plan.kernels]
-        # compare(): a callable from the compiler, which holds the graph and the references
+        # compare(), export(): callables from the compiler (the runtime never imports it)
         self._comparer = comparer
+        self._exporter = exporter
 
     @property
     def threads(self) -> int:
@@ -238,6 +239,16 @@ class CompiledModel:
 
         return [(k._fn, [pointer(x) for x in spec.node.inputs] + [pointer(spec.node)], k._extras)
                 for k, spec in zip(self.kernels, self.plan.kernels)]
+
+    def export(self, directory, name: str | None = None, weights: str = "bin") -> list:
+        """Write the model as C that builds with `make` and runs without Python: <name>.h (the
+        API), <name>.c (the same kernels as this model's library), the weights (<name>.weights,
+        or with weights="c" an array compiled in, <name>_weights.c), a Makefile and a demo
+        main.c. `name` (default: the model's class, lower case) prefixes every symbol.
+        Returns the paths written. Train-mode state cannot be exported (ValueError)."""
+        if self._exporter is None:
+            raise TypeError("this model was not made by compiler.compile: nothing to export")
+        return self._exporter(directory, name=name, weights=weights, params=self._params)
 
     def profile(self, *inputs: np.ndarray, repeats: int = 10, out=None) -> list[tuple]:
         """Per-kernel times: [(kernel name, layers, median ms, GFLOP/s)] in execution order.

@@ -166,33 +166,17 @@ void k003_3(const float *restrict in0, float *restrict out, const float *restric
 {
     const float *restrict weight = params + 4112;   /* 3x3x3x16: [oc][tap][input channels] */
     const float *restrict bias = params + 4544;   /* 3 */
-    typedef int ct_mask __attribute__((vector_size(64)));
     const smelt_vf zero = { 0 };
-    /* the lane sums' shuffle masks: the low and high halves of each group of lanes at level l */
-    static const ct_mask pair_lo0 = {
-        0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
-    };
-    static const ct_mask pair_hi0 = {
-        8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
-    };
-    static const ct_mask pair_lo1 = {
-        0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27
-    };
-    static const ct_mask pair_hi1 = {
-        4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31
-    };
-    static const ct_mask pair_lo2 = {
-        0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29
-    };
-    static const ct_mask pair_hi2 = {
-        2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31
-    };
-    static const ct_mask fold_lo3 = {
-        0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0
-    };
-    static const ct_mask fold_hi3 = {
-        1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0
-    };
+    /* the lane sums' shuffles as lane lists (defined for this kernel only): the low and high
+     * halves of each group of lanes at level l */
+#define PAIR_LO0 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define PAIR_HI0 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define PAIR_LO1 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27
+#define PAIR_HI1 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31
+#define PAIR_LO2 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29
+#define PAIR_HI2 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31
+#define FOLD_LO3 0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0
+#define FOLD_HI3 1, 3, 5, 7, 9, 11, 13, 15, 0, 0, 0, 0, 0, 0, 0, 0
     /* per output row: the range of its taps whose input row lies inside the image */
     static const int m_lo[12] = {
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
@@ -291,48 +275,48 @@ void k003_3(const float *restrict in0, float *restrict out, const float *restric
                 a5_1 += x2_5 * w2_1;
                 a5_2 += x2_5 * w2_2;
             }
-            smelt_vf r0_0 = __builtin_shuffle(a0_0, a1_0, pair_lo0);
-            r0_0 += __builtin_shuffle(a0_0, a1_0, pair_hi0);
-            smelt_vf r0_1 = __builtin_shuffle(a2_0, a3_0, pair_lo0);
-            r0_1 += __builtin_shuffle(a2_0, a3_0, pair_hi0);
-            smelt_vf r0_2 = __builtin_shuffle(a4_0, a5_0, pair_lo0);
-            r0_2 += __builtin_shuffle(a4_0, a5_0, pair_hi0);
-            smelt_vf r0_3 = __builtin_shuffle(r0_0, r0_1, pair_lo1);
-            r0_3 += __builtin_shuffle(r0_0, r0_1, pair_hi1);
-            smelt_vf r0_4 = __builtin_shuffle(r0_2, zero, pair_lo1);
-            r0_4 += __builtin_shuffle(r0_2, zero, pair_hi1);
-            smelt_vf r0_5 = __builtin_shuffle(r0_3, r0_4, pair_lo2);
-            r0_5 += __builtin_shuffle(r0_3, r0_4, pair_hi2);
-            smelt_vf s0 = __builtin_shuffle(r0_5, fold_lo3);
-            s0 += __builtin_shuffle(r0_5, fold_hi3);
-            smelt_vf r1_0 = __builtin_shuffle(a0_1, a1_1, pair_lo0);
-            r1_0 += __builtin_shuffle(a0_1, a1_1, pair_hi0);
-            smelt_vf r1_1 = __builtin_shuffle(a2_1, a3_1, pair_lo0);
-            r1_1 += __builtin_shuffle(a2_1, a3_1, pair_hi0);
-            smelt_vf r1_2 = __builtin_shuffle(a4_1, a5_1, pair_lo0);
-            r1_2 += __builtin_shuffle(a4_1, a5_1, pair_hi0);
-            smelt_vf r1_3 = __builtin_shuffle(r1_0, r1_1, pair_lo1);
-            r1_3 += __builtin_shuffle(r1_0, r1_1, pair_hi1);
-            smelt_vf r1_4 = __builtin_shuffle(r1_2, zero, pair_lo1);
-            r1_4 += __builtin_shuffle(r1_2, zero, pair_hi1);
-            smelt_vf r1_5 = __builtin_shuffle(r1_3, r1_4, pair_lo2);
-            r1_5 += __builtin_shuffle(r1_3, r1_4, pair_hi2);
-            smelt_vf s1 = __builtin_shuffle(r1_5, fold_lo3);
-            s1 += __builtin_shuffle(r1_5, fold_hi3);
-            smelt_vf r2_0 = __builtin_shuffle(a0_2, a1_2, pair_lo0);
-            r2_0 += __builtin_shuffle(a0_2, a1_2, pair_hi0);
-            smelt_vf r2_1 = __builtin_shuffle(a2_2, a3_2, pair_lo0);
-            r2_1 += __builtin_shuffle(a2_2, a3_2, pair_hi0);
-            smelt_vf r2_2 = __builtin_shuffle(a4_2, a5_2, pair_lo0);
-            r2_2 += __builtin_shuffle(a4_2, a5_2, pair_hi0);
-            smelt_vf r2_3 = __builtin_shuffle(r2_0, r2_1, pair_lo1);
-            r2_3 += __builtin_shuffle(r2_0, r2_1, pair_hi1);
-            smelt_vf r2_4 = __builtin_shuffle(r2_2, zero, pair_lo1);
-            r2_4 += __builtin_shuffle(r2_2, zero, pair_hi1);
-            smelt_vf r2_5 = __builtin_shuffle(r2_3, r2_4, pair_lo2);
-            r2_5 += __builtin_shuffle(r2_3, r2_4, pair_hi2);
-            smelt_vf s2 = __builtin_shuffle(r2_5, fold_lo3);
-            s2 += __builtin_shuffle(r2_5, fold_hi3);
+            smelt_vf r0_0 = __builtin_shufflevector(a0_0, a1_0, PAIR_LO0);
+            r0_0 += __builtin_shufflevector(a0_0, a1_0, PAIR_HI0);
+            smelt_vf r0_1 = __builtin_shufflevector(a2_0, a3_0, PAIR_LO0);
+            r0_1 += __builtin_shufflevector(a2_0, a3_0, PAIR_HI0);
+            smelt_vf r0_2 = __builtin_shufflevector(a4_0, a5_0, PAIR_LO0);
+            r0_2 += __builtin_shufflevector(a4_0, a5_0, PAIR_HI0);
+            smelt_vf r0_3 = __builtin_shufflevector(r0_0, r0_1, PAIR_LO1);
+            r0_3 += __builtin_shufflevector(r0_0, r0_1, PAIR_HI1);
+            smelt_vf r0_4 = __builtin_shufflevector(r0_2, zero, PAIR_LO1);
+            r0_4 += __builtin_shufflevector(r0_2, zero, PAIR_HI1);
+            smelt_vf r0_5 = __builtin_shufflevector(r0_3, r0_4, PAIR_LO2);
+            r0_5 += __builtin_shufflevector(r0_3, r0_4, PAIR_HI2);
+            smelt_vf s0 = __builtin_shufflevector(r0_5, r0_5, FOLD_LO3);
+            s0 += __builtin_shufflevector(r0_5, r0_5, FOLD_HI3);
+            smelt_vf r1_0 = __builtin_shufflevector(a0_1, a1_1, PAIR_LO0);
+            r1_0 += __builtin_shufflevector(a0_1, a1_1, PAIR_HI0);
+            smelt_vf r1_1 = __builtin_shufflevector(a2_1, a3_1, PAIR_LO0);
+            r1_1 += __builtin_shufflevector(a2_1, a3_1, PAIR_HI0);
+            smelt_vf r1_2 = __builtin_shufflevector(a4_1, a5_1, PAIR_LO0);
+            r1_2 += __builtin_shufflevector(a4_1, a5_1, PAIR_HI0);
+            smelt_vf r1_3 = __builtin_shufflevector(r1_0, r1_1, PAIR_LO1);
+            r1_3 += __builtin_shufflevector(r1_0, r1_1, PAIR_HI1);
+            smelt_vf r1_4 = __builtin_shufflevector(r1_2, zero, PAIR_LO1);
+            r1_4 += __builtin_shufflevector(r1_2, zero, PAIR_HI1);
+            smelt_vf r1_5 = __builtin_shufflevector(r1_3, r1_4, PAIR_LO2);
+            r1_5 += __builtin_shufflevector(r1_3, r1_4, PAIR_HI2);
+            smelt_vf s1 = __builtin_shufflevector(r1_5, r1_5, FOLD_LO3);
+            s1 += __builtin_shufflevector(r1_5, r1_5, FOLD_HI3);
+            smelt_vf r2_0 = __builtin_shufflevector(a0_2, a1_2, PAIR_LO0);
+            r2_0 += __builtin_shufflevector(a0_2, a1_2, PAIR_HI0);
+            smelt_vf r2_1 = __builtin_shufflevector(a2_2, a3_2, PAIR_LO0);
+            r2_1 += __builtin_shufflevector(a2_2, a3_2, PAIR_HI0);
+            smelt_vf r2_2 = __builtin_shufflevector(a4_2, a5_2, PAIR_LO0);
+            r2_2 += __builtin_shufflevector(a4_2, a5_2, PAIR_HI0);
+            smelt_vf r2_3 = __builtin_shufflevector(r2_0, r2_1, PAIR_LO1);
+            r2_3 += __builtin_shufflevector(r2_0, r2_1, PAIR_HI1);
+            smelt_vf r2_4 = __builtin_shufflevector(r2_2, zero, PAIR_LO1);
+            r2_4 += __builtin_shufflevector(r2_2, zero, PAIR_HI1);
+            smelt_vf r2_5 = __builtin_shufflevector(r2_3, r2_4, PAIR_LO2);
+            r2_5 += __builtin_shufflevector(r2_3, r2_4, PAIR_HI2);
+            smelt_vf s2 = __builtin_shufflevector(r2_5, r2_5, FOLD_LO3);
+            s2 += __builtin_shufflevector(r2_5, r2_5, FOLD_HI3);
             float sums[3][16];    /* sums[o][j]: channel o at tile pixel j */
             *(smelt_vfu *)sums[0] = s0;
             *(smelt_vfu *)sums[1] = s1;
@@ -432,48 +416,48 @@ void k003_3(const float *restrict in0, float *restrict out, const float *restric
                 a5_1 += x2_5 * w2_1;
                 a5_2 += x2_5 * w2_2;
             }
-            smelt_vf r0_0 = __builtin_shuffle(a0_0, a1_0, pair_lo0);
-            r0_0 += __builtin_shuffle(a0_0, a1_0, pair_hi0);
-            smelt_vf r0_1 = __builtin_shuffle(a2_0, a3_0, pair_lo0);
-            r0_1 += __builtin_shuffle(a2_0, a3_0, pair_hi0);
-            smelt_vf r0_2 = __builtin_shuffle(a4_0, a5_0, pair_lo0);
-            r0_2 += __builtin_shuffle(a4_0, a5_0, pair_hi0);
-            smelt_vf r0_3 = __builtin_shuffle(r0_0, r0_1, pair_lo1);
-            r0_3 += __builtin_shuffle(r0_0, r0_1, pair_hi1);
-            smelt_vf r0_4 = __builtin_shuffle(r0_2, zero, pair_lo1);
-            r0_4 += __builtin_shuffle(r0_2, zero, pair_hi1);
-            smelt_vf r0_5 = __builtin_shuffle(r0_3, r0_4, pair_lo2);
-            r0_5 += __builtin_shuffle(r0_3, r0_4, pair_hi2);
-            smelt_vf s0 = __builtin_shuffle(r0_5, fold_lo3);
-            s0 += __builtin_shuffle(r0_5, fold_hi3);
-            smelt_vf r1_0 = __builtin_shuffle(a0_1, a1_1, pair_lo0);
-            r1_0 += __builtin_shuffle(a0_1, a1_1, pair_hi0);
-            smelt_vf r1_1 = __builtin_shuffle(a2_1, a3_1, pair_lo0);
-            r1_1 += __builtin_shuffle(a2_1, a3_1, pair_hi0);
-            smelt_vf r1_2 = __builtin_shuffle(a4_1, a5_1, pair_lo0);
-            r1_2 += __builtin_shuffle(a4_1, a5_1, pair_hi0);
-            smelt_vf r1_3 = __builtin_shuffle(r1_0, r1_1, pair_lo1);
-            r1_3 += __builtin_shuffle(r1_0, r1_1, pair_hi1);
-            smelt_vf r1_4 = __builtin_shuffle(r1_2, zero, pair_lo1);
-            r1_4 += __builtin_shuffle(r1_2, zero, pair_hi1);
-            smelt_vf r1_5 = __builtin_shuffle(r1_3, r1_4, pair_lo2);
-            r1_5 += __builtin_shuffle(r1_3, r1_4, pair_hi2);
-            smelt_vf s1 = __builtin_shuffle(r1_5, fold_lo3);
-            s1 += __builtin_shuffle(r1_5, fold_hi3);
-            smelt_vf r2_0 = __builtin_shuffle(a0_2, a1_2, pair_lo0);
-            r2_0 += __builtin_shuffle(a0_2, a1_2, pair_hi0);
-            smelt_vf r2_1 = __builtin_shuffle(a2_2, a3_2, pair_lo0);
-            r2_1 += __builtin_shuffle(a2_2, a3_2, pair_hi0);
-            smelt_vf r2_2 = __builtin_shuffle(a4_2, a5_2, pair_lo0);
-            r2_2 += __builtin_shuffle(a4_2, a5_2, pair_hi0);
-            smelt_vf r2_3 = __builtin_shuffle(r2_0, r2_1, pair_lo1);
-            r2_3 += __builtin_shuffle(r2_0, r2_1, pair_hi1);
-            smelt_vf r2_4 = __builtin_shuffle(r2_2, zero, pair_lo1);
-            r2_4 += __builtin_shuffle(r2_2, zero, pair_hi1);
-            smelt_vf r2_5 = __builtin_shuffle(r2_3, r2_4, pair_lo2);
-            r2_5 += __builtin_shuffle(r2_3, r2_4, pair_hi2);
-            smelt_vf s2 = __builtin_shuffle(r2_5, fold_lo3);
-            s2 += __builtin_shuffle(r2_5, fold_hi3);
+            smelt_vf r0_0 = __builtin_shufflevector(a0_0, a1_0, PAIR_LO0);
+            r0_0 += __builtin_shufflevector(a0_0, a1_0, PAIR_HI0);
+            smelt_vf r0_1 = __builtin_shufflevector(a2_0, a3_0, PAIR_LO0);
+            r0_1 += __builtin_shufflevector(a2_0, a3_0, PAIR_HI0);
+            smelt_vf r0_2 = __builtin_shufflevector(a4_0, a5_0, PAIR_LO0);
+            r0_2 += __builtin_shufflevector(a4_0, a5_0, PAIR_HI0);
+            smelt_vf r0_3 = __builtin_shufflevector(r0_0, r0_1, PAIR_LO1);
+            r0_3 += __builtin_shufflevector(r0_0, r0_1, PAIR_HI1);
+            smelt_vf r0_4 = __builtin_shufflevector(r0_2, zero, PAIR_LO1);
+            r0_4 += __builtin_shufflevector(r0_2, zero, PAIR_HI1);
+            smelt_vf r0_5 = __builtin_shufflevector(r0_3, r0_4, PAIR_LO2);
+            r0_5 += __builtin_shufflevector(r0_3, r0_4, PAIR_HI2);
+            smelt_vf s0 = __builtin_shufflevector(r0_5, r0_5, FOLD_LO3);
+            s0 += __builtin_shufflevector(r0_5, r0_5, FOLD_HI3);
+            smelt_vf r1_0 = __builtin_shufflevector(a0_1, a1_1, PAIR_LO0);
+            r1_0 += __builtin_shufflevector(a0_1, a1_1, PAIR_HI0);
+            smelt_vf r1_1 = __builtin_shufflevector(a2_1, a3_1, PAIR_LO0);
+            r1_1 += __builtin_shufflevector(a2_1, a3_1, PAIR_HI0);
+            smelt_vf r1_2 = __builtin_shufflevector(a4_1, a5_1, PAIR_LO0);
+            r1_2 += __builtin_shufflevector(a4_1, a5_1, PAIR_HI0);
+            smelt_vf r1_3 = __builtin_shufflevector(r1_0, r1_1, PAIR_LO1);
+            r1_3 += __builtin_shufflevector(r1_0, r1_1, PAIR_HI1);
+            smelt_vf r1_4 = __builtin_shufflevector(r1_2, zero, PAIR_LO1);
+            r1_4 += __builtin_shufflevector(r1_2, zero, PAIR_HI1);
+            smelt_vf r1_5 = __builtin_shufflevector(r1_3, r1_4, PAIR_LO2);
+            r1_5 += __builtin_shufflevector(r1_3, r1_4, PAIR_HI2);
+            smelt_vf s1 = __builtin_shufflevector(r1_5, r1_5, FOLD_LO3);
+            s1 += __builtin_shufflevector(r1_5, r1_5, FOLD_HI3);
+            smelt_vf r2_0 = __builtin_shufflevector(a0_2, a1_2, PAIR_LO0);
+            r2_0 += __builtin_shufflevector(a0_2, a1_2, PAIR_HI0);
+            smelt_vf r2_1 = __builtin_shufflevector(a2_2, a3_2, PAIR_LO0);
+            r2_1 += __builtin_shufflevector(a2_2, a3_2, PAIR_HI0);
+            smelt_vf r2_2 = __builtin_shufflevector(a4_2, a5_2, PAIR_LO0);
+            r2_2 += __builtin_shufflevector(a4_2, a5_2, PAIR_HI0);
+            smelt_vf r2_3 = __builtin_shufflevector(r2_0, r2_1, PAIR_LO1);
+            r2_3 += __builtin_shufflevector(r2_0, r2_1, PAIR_HI1);
+            smelt_vf r2_4 = __builtin_shufflevector(r2_2, zero, PAIR_LO1);
+            r2_4 += __builtin_shufflevector(r2_2, zero, PAIR_HI1);
+            smelt_vf r2_5 = __builtin_shufflevector(r2_3, r2_4, PAIR_LO2);
+            r2_5 += __builtin_shufflevector(r2_3, r2_4, PAIR_HI2);
+            smelt_vf s2 = __builtin_shufflevector(r2_5, r2_5, FOLD_LO3);
+            s2 += __builtin_shufflevector(r2_5, r2_5, FOLD_HI3);
             float sums[3][16];    /* sums[o][j]: channel o at tile pixel j */
             *(smelt_vfu *)sums[0] = s0;
             *(smelt_vfu *)sums[1] = s1;
@@ -492,6 +476,14 @@ void k003_3(const float *restrict in0, float *restrict out, const float *restric
             }
         }
     }
+#undef PAIR_LO0
+#undef PAIR_HI0
+#undef PAIR_LO1
+#undef PAIR_HI1
+#undef PAIR_LO2
+#undef PAIR_HI2
+#undef FOLD_LO3
+#undef FOLD_HI3
 }
 
 #include <omp.h>
