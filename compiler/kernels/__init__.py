@@ -4,8 +4,8 @@ from __future__ import annotations
 from ..codegen.env import c_identifier
 from ..graph import Graph, Node
 from ..ops import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, BatchNorm2d, Cat, Conv2d,
-                   ConvTranspose2d, Elementwise, Linear, MaxPool2d, Pad, PixelShuffle, Reorder,
-                   Softmax, Upsample)
+                   ConvTranspose2d, Elementwise, Linear, LocalResponseNorm, MaxPool2d, Pad,
+                   PixelShuffle, Reorder, Softmax, Upsample)
 from . import (conv, conv_blocked, conv_dot, conv_transpose_blocked, depthwise, eltwise, layout,
                linear, norm, pool, pool_blocked, shape, shape_blocked, softmax)
 from .spec import KernelSpec
@@ -31,6 +31,7 @@ FAMILIES: dict[type, tuple[Family, ...]] = {
     Pad: (shape.PAD,),
     PixelShuffle: (shape.PIXEL_SHUFFLE,),
     BatchNorm2d: (norm.BATCH_STATS,),
+    LocalResponseNorm: (norm.LOCAL_RESPONSE_NORM,),
     Reorder: (layout.REORDER,),
     Elementwise: (eltwise.ELTWISE,),      # every elementwise op
 }
