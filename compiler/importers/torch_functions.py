@@ -463,9 +463,7 @@ def chunk(ctx, input, chunks, dim=0):
     if not known(input, chunks):
         return (UNKNOWN_TENSOR,) * chunks if known(chunks) else UNKNOWN
     ctx.require_tensor(input)
-    if not hasattr(input, "chunk"):
-        raise Unsupported("chunk is not supported by this smelt")
-    return tuple(input.chunk(chunks, 1))
+    return input.chunk(chunks, dim)
 
 
 @function(torch.split)
@@ -475,9 +473,7 @@ def split(ctx, input, split_size_or_sections, dim=0):
     if not known(input, split_size_or_sections):
         return UNKNOWN
     ctx.require_tensor(input)
-    if not hasattr(input, "split"):
-        raise Unsupported("split is not supported by this smelt")
-    return tuple(input.split(split_size_or_sections, 1))
+    return input.split(split_size_or_sections, dim)
 
 
 @function(operator.getitem)
@@ -493,8 +489,6 @@ def getitem(ctx, input, index):
     if not known(input, index):
         return UNKNOWN_TENSOR
     start, stop, _ = index[1].indices(input.shape[1])
-    if not hasattr(ops, "ChannelSlice"):
-        raise Unsupported("channel slices are not supported by this smelt")
     return ctx.emit(ops.ChannelSlice(start, stop), input)
 
 
@@ -532,8 +526,6 @@ def transpose(ctx, input, dim0, dim1):
     n, g, cg, h, w = input.shape if grouped else (0,) * 5
     if not grouped or node.inputs[0].shape != (n, g * cg, h, w):
         raise Unsupported(PATTERN)
-    if not hasattr(ops, "ChannelShuffle"):
-        raise Unsupported("channel shuffles are not supported by this smelt")
     source = Tensor(node.inputs[0], ctx.tracer, input._aliases)
     return Shuffled(ctx.emit(ops.ChannelShuffle(g), source), (n, cg, g, h, w))
 
