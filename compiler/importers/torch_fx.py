@@ -40,8 +40,9 @@ class LeafTracer(fx.Tracer):
 
 def trace(module: torch.nn.Module) -> fx.Graph:
     """The fx graph of `module`, or the reason fx cannot trace it (forward branching on a
-    tensor's value, say) as an UnsupportedModelError. torch.export would trace further, but
-    only into ATen ops, without the layers and names this importer maps; so fx it is."""
+    tensor's value, say) as an UnsupportedModelError. torch.export is no way out: it refuses
+    data-dependent branches too, and traces into ATen ops, below the layers and names this
+    importer maps."""
     tracer = LeafTracer()
     try:
         return tracer.trace(module)
