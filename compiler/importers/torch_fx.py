@@ -131,8 +131,9 @@ class Walk:
             raise Unsupported("a tensor attribute used directly in forward (a parameter or "
                               "buffer outside a layer) is not supported; smelt takes weights "
                               "through layers")
-        if any(isinstance(v, Shuffled) for v in args) and node.target not in CONTINUE_SHUFFLE \
-                and node.target is not torch.reshape:
+        continues = node.op == "call_method" and node.target in CONTINUE_SHUFFLE or \
+            node.target is torch.reshape
+        if any(isinstance(v, Shuffled) for v in args) and not continues:
             raise Unsupported(PATTERN)
         if node.op == "call_module":
             return self.layers.call(node.target, args, kwargs)
