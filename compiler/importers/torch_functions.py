@@ -76,21 +76,20 @@ def layer(ctx: Context, name: str, x, *args, **kwargs):
 
 
 # --- arithmetic: tensors, channel-wise tensors (N x C x 1 x 1) and numbers -----------------
+ARITHMETIC = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+              "div": operator.truediv}
+
+
 def binary(ctx: Context, kind: str, a, b, inplace: bool = False):
+    """a + b (- * /) with smelt's traced Tensor arithmetic (numbers alone: Python's)."""
+    if not all(is_tensor(v) or is_number(v) or not known(v) for v in (a, b)):
+        raise Unsupported(f"operands must be tensors or numbers, got {type(a).__name__} and "
+                          f"{type(b).__name__}")
     if not known(a, b):
-        if not all(is_tensor(v) or is_number(v) or not known(v) for v in (a, b)):
-            raise Unsupported(f"operands must be tensors or numbers, got {a!r} and {b!r}")
         return UNKNOWN_TENSOR if is_tensor(a) or is_tensor(b) else UNKNOWN
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         check_broadcast(kind, a.shape, b.shape)
-    elif not (isinstance(a, Tensor) and is_number(b) or is_number(a) and isinstance(b, Tensor)):
-        if is_number(a) and is_number(b):          # torch.add(2, 3) on Python numbers
-            return {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
-                    "div": operator.truediv}[kind](a, b)
-        raise Unsupported(f"operands must be tensors or numbers, got {type(a).__name__} "
-                          f"and {type(b).__name__}")
-    y = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
-         "div": operator.truediv}[kind](a, b)       # smelt's traced Tensor arithmetic
+    y = ARITHMETIC[kind](a, b)
     if inplace:
         if not isinstance(a, Tensor) or y.shape != a.shape:
             raise Unsupported(f"in-place {kind} must keep the shape of its tensor")
