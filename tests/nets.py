@@ -106,7 +106,7 @@ def helpers(nn, cat) -> dict:
             self.gate = gate if gate is not None else nn.Sigmoid()
 
         def forward(self, x):
-            s = x.mean((2, 3), keepdim=True)
+            s = x.mean((-2, -1), keepdim=True)
             return x * self.gate(self.fc2(self.relu(self.fc1(s))))
 
     class Pieces(nn.Module):

@@ -113,4 +113,19 @@ CASES = [
     Case("dropout_eval", "nn.Dropout(0.5)", SHAPE),
     Case("dropout_eval_chain", "nn.Sequential(nn.Conv2d(3, 4, 3), nn.Dropout(0.3), nn.ReLU())",
          (2, 3, 6, 6)),
+    # unbatched (C, H, W) input where torch takes one: the layers run on a batch of one
+    Case("unbatched_conv_pool", "nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), "
+         "nn.MaxPool2d(2), nn.Conv2d(8, 16, 3), nn.AdaptiveAvgPool2d(1))", (3, 8, 8)),
+    Case("unbatched_se_shuffle", "nn.Sequential(nn.Conv2d(3, 20, 3, padding=1, "
+         "padding_mode='reflect'), nn.Hardswish(), SqueezeExcite(20), nn.Conv2d(20, 4, 1), "
+         "nn.PixelShuffle(2))", (3, 6, 7)),
+    Case("unbatched_flatten_linear", "nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(0), "
+         "nn.Linear(4 * 3 * 3, 5))", (3, 5, 5)),
+    Case("unbatched_conv_transpose", "nn.Sequential(nn.ConvTranspose2d(3, 4, 3, stride=2), "
+         "nn.Sigmoid(), Scalar('rsub', 1.0))", (3, 4, 4)),
+    Case("unbatched_mean", "Mean((1, 2))", (3, 5, 4)),
+    Case("unbatched_adaptivemax_softmax", "nn.Sequential(nn.Conv2d(3, 8, 1), "
+         "nn.AdaptiveMaxPool2d(2), nn.Softmax(dim=0))", (3, 5, 5)),
+    Case("unbatched_residual_nan", "Add(nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), "
+         "nn.AvgPool2d(3, 1, 1)))", (3, 6, 6), data="nan"),
 ]
