@@ -48,9 +48,17 @@ def test_zoo_matches_pytorch(name):
 
 
 def graph_summary(graph) -> list:
-    """Every node's name, op, shape, inputs (by position) and constants; then the outputs."""
+    """Every node's name, op, shape, inputs (by position) and constants; then the outputs.
+    Inputs are named by position (from_torch names them as forward's arguments)."""
     ids = {id(n): i for i, n in enumerate(graph.inputs + graph.nodes)}
-    return [(n.name, n.op.describe(), n.shape, [ids[id(i)] for i in n.inputs],
+
+    def name(node):
+        for i, x in enumerate(graph.inputs):
+            if node.name.startswith(x.name + "."):       # a view of an input, say
+                return f"input{i}" + node.name[len(x.name):]
+        return node.name
+
+    return [(name(n), n.op.describe(), n.shape, [ids[id(i)] for i in n.inputs],
              {k: v.tolist() for k, v in n.op.params.items()}) for n in graph.nodes] + \
         [[ids[id(o)] for o in graph.outputs]]
 
@@ -258,6 +266,21 @@ def test_from_torch_returns_a_graph():
     assert set(g.state) == {"0.weight", "0.bias"}
     with pytest.raises(TypeError, match="input_shape"):
         compiler.from_torch(nn.ReLU(), None)
+
+
+def test_unbatched_input():
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc(F.relu(self.conv(x)).mean((-2, -1)))
+
+    model = Head().eval()
+    x = random_input((3, 8, 8))
+    assert_close(compiler.compile(model, x.shape)(x), torch_output(model, x))
 
 
 def test_import_compiler_does_not_import_torch():

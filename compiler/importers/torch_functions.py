@@ -406,21 +406,20 @@ def getattr_(ctx, obj, name, *default):
 @method("mean")
 @function(torch.mean)
 def mean(ctx, input, dim=None, keepdim=False, *, dtype=None):
-    """The mean over the spatial dims of an N x C x H x W tensor (a global average pool)."""
+    """The mean over the spatial dims, the last two of an N x C x H x W (or C x H x W)
+    tensor: a global average pool."""
     if dtype is not None:
         raise Unsupported(f"dtype={dtype!r} is not supported; smelt computes in float32")
     dims = (dim,) if isinstance(dim, int) else tuple(dim) if isinstance(dim, (tuple, list)) \
-        else None
-    if known(dim) and (dims is None or not all(isinstance(d, int) for d in dims)
-                       or sorted(d % 4 for d in dims) != [2, 3]):
-        raise Unsupported(f"dim={dim!r} is not supported; only the mean over dims (2, 3) of an "
-                          "N x C x H x W tensor")
+        else ()
+    ranks = [len(input.shape)] if isinstance(input, Tensor) else [3, 4]
+    if known(dim) and not any(all(isinstance(d, int) for d in dims) and
+                              sorted(d % r for d in dims) == [r - 2, r - 1] for r in ranks):
+        raise Unsupported(f"the mean over dim={dim!r} is not supported; only over the last two "
+                          "dims of an N x C x H x W (or C x H x W) tensor")
     if not known(input, dim, keepdim):
         return UNKNOWN_TENSOR
     ctx.require_tensor(input)
-    if len(input.shape) != 4:
-        raise Unsupported(f"the mean of a {len(input.shape)}-D tensor is not supported; only "
-                          "over dims (2, 3) of an N x C x H x W tensor")
     return input.mean(dims, bool(keepdim))
 
 
