@@ -123,6 +123,7 @@ class Everything(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.se = nn.Conv2d(8, 8, 1)
         self.up = nn.Conv2d(8, 32, 1)
+        self.fc_se = nn.Linear(8, 8)
         self.fc = nn.Linear(8, 5)
 
     def forward(self, x):
@@ -133,6 +134,9 @@ class Everything(nn.Module):
         t = torch.sub(torch.add(t, x), torch.mul(x, 0.5)).div(2.0)
         t += F.hardtanh(t, -0.5, 0.5)
         t = t * torch.sigmoid(self.se(F.adaptive_avg_pool2d(t, 1)))      # channel-wise
+        s = F.adaptive_avg_pool2d(t, 1).squeeze(-1).squeeze(-1)          # SENet's way
+        s = torch.sigmoid(self.fc_se(s)).view(b, c, 1, 1)
+        t = t * s.expand_as(t) + t.mean((2, 3)).unsqueeze(2).unsqueeze(-1).expand(-1, -1, h, w)
         t = t - t.mean((2, 3), keepdim=True)
         t = F.silu(t) + F.hardswish(t) + F.hardsigmoid(t) + torch.tanh(t) + F.elu(t) \
             + F.leaky_relu(t, 0.2) + F.selu(t) + t.clamp(-1, 1) + t.relu()

@@ -23,7 +23,7 @@ from ..graph import Graph, Input, Node, Tensor, Tracer, live_nodes, normalize_in
 from . import Problem
 from .torch_context import UNKNOWN, UNKNOWN_TENSOR, Context, Unknown, Unsupported, is_tensor, \
     known
-from .torch_functions import CONTINUE_SHUFFLE, METHODS, PATTERN, Shuffled, lookup
+from .torch_functions import METHODS, Pending, lookup
 from .torch_modules import Layers, to_numpy, twin_class
 
 #: functions whose calls on plain Python values (sizes) are evaluated as they are
@@ -177,15 +177,13 @@ class Walk:
             raise Unsupported("a tensor attribute used directly in forward (a parameter or "
                               "buffer outside a layer) is not supported; smelt takes weights "
                               "through layers")
-        continues = node.op == "call_method" and node.target in CONTINUE_SHUFFLE or \
-            node.target is torch.reshape
-        if any(isinstance(v, Shuffled) for v in args) and not continues:
-            raise Unsupported(PATTERN)
         if node.op == "call_module":
+            require_done(args, None)
             return self.layers.call(node.target, args, kwargs)
         if node.op == "call_method":
             convert = METHODS.get(node.target)
             if convert is None:
+                require_done(args, None)
                 if is_tensor(args[0]) or not known(args[0]) and hasattr(torch.Tensor,
                                                                          node.target):
                     raise Unsupported(f"Tensor.{node.target} is not supported")
@@ -195,7 +193,7 @@ class Walk:
         else:
             target = node.target
             python = getattr(target, "__module__", None) in PYTHON_MODULES
-            if python and not any(is_tensor(v) for v in args):
+            if python and not any(is_tensor(v) or isinstance(v, Pending) for v in args):
                 if not known(args, kwargs):
                     return UNKNOWN
                 try:
@@ -205,6 +203,7 @@ class Walk:
             convert = lookup(target)
             if convert is None:
                 raise Unsupported(f"{function_name(target)} is not supported")
+        require_done(args, convert)
         return call(convert, ctx, args, kwargs)
 
     def placeholder(self, node: fx.Node):
@@ -237,12 +236,19 @@ class Walk:
         if bad or not values:
             self.problems.append(Problem("output", "return", "forward must return a tensor or "
                                          f"a tuple of tensors, got {value!r}"))
-        elif any(isinstance(v, Shuffled) for v in values):
-            self.problems.append(Problem("output", "return", PATTERN))
+        elif pending := [v for v in values if isinstance(v, Pending)]:
+            self.problems.append(Problem("output", "return", pending[0].reason))
         if self.shapes is not None and len(self.inputs) != len(self.shapes):
             raise TypeError(f"{type(self.module).__name__}.forward takes {len(self.inputs)} "
                             f"tensors, input_shape gives {len(self.shapes)}")
         self.result = values
+
+
+def require_done(args: tuple, convert) -> None:
+    """A half-done pattern (Pending) goes on only into the converters that complete it."""
+    for v in args:
+        if isinstance(v, Pending) and convert not in v.accepted_by:
+            raise Unsupported(v.reason)
 
 
 def call(convert, ctx: Context, args: tuple, kwargs: dict):
