@@ -437,6 +437,19 @@ def expand(ctx, input, *sizes):
     return Expanded(input, tuple(h if s == -1 else s for s, h in zip(sizes, have)))
 
 
+@method("float", "detach")
+def same(ctx, input):
+    """x.float() and x.detach() are x itself (smelt computes in float32; no gradients)."""
+    ctx.require_tensor(input)
+    return input
+
+
+@function(torch.clone)
+@method("clone")
+def clone(ctx, input, *, memory_format=torch.preserve_format):
+    return ctx.emit(ops.Copy(), input)
+
+
 @method("size")
 def size(ctx, input, dim=None):
     if not known(input, dim):
