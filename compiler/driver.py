@@ -62,7 +62,8 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
     sanitize = build.sanitize_requested(sanitize)
     library, program = build_program(plan, title, target.build_isa, sanitize)
     stateful = bool(program.state_slots) or any(k.uses_step for k in plan.kernels)
-    return CompiledModel(library, program, plan, state_dict, threads, stateful)
+    return CompiledModel(library, program, plan, state_dict, threads, stateful,
+                         isa=target.build_isa, sanitize=sanitize)
 
 
 def build_program(plan, title: str, isa: str, sanitize: bool):
