@@ -8,8 +8,8 @@ import multiprocessing
 import pickle
 import subprocess
 import sys
-from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
