@@ -40,7 +40,8 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: proc_bind clause unless it or OMP_PLACES is set); ONNX Runtime has its own thread pool
 OPENMP_FRAMEWORKS = ("smelt", "torch")
 RECORDED_ENV = ("OMP_", "GOMP_", "KMP_", "MKL_", "SMELT_", "ORT_", "OPENBLAS_")
-FRAMEWORK_MODULES = {"smelt": "compiler", "torch": "torch", "onnxruntime": "onnxruntime"}
+FRAMEWORK_MODULES = {"smelt": "compiler", "torch": "torch", "onnxruntime": "onnxruntime",
+                     "openvino": "openvino"}
 BUSY_LOAD = 0.25           # cores kept busy by other processes: above this, numbers are noisy
 DEFINITIONS = {
     "median_ms": "median duration of all calls of all rounds (one call = one forward pass)",
@@ -142,8 +143,8 @@ def available_frameworks(requested: list[str]) -> tuple[list[str], list[str]]:
             continue
         if importlib.util.find_spec(FRAMEWORK_MODULES[framework]) is None:
             notes.append(f"{framework} is not installed: skipped (pip install '.[bench]')")
-        elif framework == "onnxruntime" and "torch" not in chosen:
-            notes.append("onnxruntime needs PyTorch to export the models: skipped")
+        elif framework in ("onnxruntime", "openvino") and "torch" not in chosen:
+            notes.append(f"{framework} needs PyTorch to convert the models: skipped")
         else:
             chosen.append(framework)
     return chosen, notes
@@ -314,7 +315,7 @@ def parse_args(argv=None):
                         help="thread counts (default: 1 2)")
     parser.add_argument("--frameworks", nargs="+", type=comma_list(str),
                         default=[list(suite.FRAMEWORKS)],
-                        help="smelt and any of torch, onnxruntime (default: all three; "
+                        help="smelt and any of torch, onnxruntime, openvino (default: all; "
                              "those not installed are skipped)")
     parser.add_argument("--rounds", type=int, help=f"timing rounds (default {Settings.rounds}, "
                         f"--quick {QUICK.rounds})")
@@ -434,7 +435,8 @@ def print_summary(record: dict, frameworks: list[str], paths: list[Path]) -> Non
     print(f"{machine['cpu']}, {machine['physical_cores']} cores, {machine['isa']} "
           f"({' '.join(machine['flags'])}); " + ", ".join(
               f"{k} {v}" for k, v in record["versions"].items()
-              if k in ("smelt", "torch", "onnxruntime", "numpy", "c_compiler_version")))
+              if k in ("smelt", "torch", "onnxruntime", "openvino", "numpy",
+                       "c_compiler_version")))
     print("FMA peak of smelt's generated kernel: " + ", ".join(
         f"{g:.1f} GFLOP/s on {t} thread{'s' if t != '1' else ''}" for t, g in peak.items()))
     env = {f: " ".join(f"{k}={v}" for k, v in e.items()) or "nothing"

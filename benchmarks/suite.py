@@ -11,8 +11,8 @@ from tests.nets import NETWORKS
 #: the networks of issue 4 at full size (tests/nets.py's `full_shape`), in report order
 DEFAULT_NETS = ("resnet18", "vgg_cifar", "dcgan_generator", "espcn", "small_unet",
                 "depthwise_separable")
-FRAMEWORKS = ("smelt", "torch", "onnxruntime")
-LABELS = {"smelt": "smelt", "torch": "torch", "onnxruntime": "ORT"}
+FRAMEWORKS = ("smelt", "torch", "onnxruntime", "openvino")
+LABELS = {"smelt": "smelt", "torch": "torch", "onnxruntime": "ORT", "openvino": "OV"}
 
 
 def input_shape(name: str, batch: int, small: bool = False) -> tuple[int, ...]:

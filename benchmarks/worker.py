@@ -1,6 +1,6 @@
 """One framework in its own process, driven by the harness (run.py) over a pipe.
 
-    python -m benchmarks.worker {smelt|torch|onnxruntime}
+    python -m benchmarks.worker {smelt|torch|onnxruntime|openvino}
 
 The harness writes one JSON request per line to stdin; the worker answers each with one JSON
 line on its protocol stream (the original stdout: anything else printed, by Python or by a
@@ -211,7 +211,45 @@ class OnnxRuntime(Runner):
         self.threads = threads
 
 
-RUNNERS = {r.name: r for r in (Smelt, Torch, OnnxRuntime)}
+class OpenVino(Runner):
+    """OpenVINO as its users run it for CPU inference: ov.convert_model of the torch module,
+    compiled for the CPU with the LATENCY hint, f32 precision and the thread count."""
+
+    name = "openvino"
+
+    def __init__(self):
+        super().__init__()
+        import openvino
+        import torch
+        self.ov, self.torch = openvino, torch
+        self.core = openvino.Core()
+        self.model = None
+        self.threads = None
+
+    def versions(self) -> dict:
+        return {"openvino": self.ov.__version__}
+
+    def build(self, req, weights, x):
+        torch = self.torch
+        module = suite.build(req["net"], torch.nn, torch.cat, req["small"])
+        module.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+        start = time.perf_counter()
+        self.model = self.ov.convert_model(module.eval(), example_input=torch.from_numpy(x))
+        self.threads = None                  # a compiled model per thread count
+        return {"convert_seconds": round(time.perf_counter() - start, 3)}
+
+    def set_threads(self, threads, req):
+        if threads == self.threads:
+            return
+        compiled = self.core.compile_model(self.model, "CPU", {
+            "PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads,
+            "INFERENCE_PRECISION_HINT": "f32"})
+        request = compiled.create_infer_request()
+        self.call = lambda: request.infer([self.x])[0]
+        self.threads = threads
+
+
+RUNNERS = {r.name: r for r in (Smelt, Torch, OnnxRuntime, OpenVino)}
 
 
 def time_batch(call, seconds: float, max_calls: int) -> list[float]:

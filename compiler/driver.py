@@ -1,13 +1,17 @@
 """compile(): trace -> plan -> emit C -> build (or load from the cache) -> CompiledModel."""
 from __future__ import annotations
 
+import functools
+
 from runtime import build, cache
 from runtime.model import CompiledModel
 from runtime.threads import check_threads, default_threads
 from runtime.version import __version__
 
+from .compare import compare
 from .codegen.emit import prepare, render_program
 from .codegen.fingerprint import fingerprint
+from .export import exporter
 from .graph import Graph, normalize_input_shapes, trace
 from .importers import from_onnx, from_torch, is_onnx_model, is_torch_module
 from .nn.module import Module
@@ -76,6 +80,8 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
     library, program = build_program(plan, title, target.build_isa, sanitize, report)
     stateful = bool(program.state_slots) or any(k.uses_step for k in plan.kernels)
     return CompiledModel(library, program, plan, state_dict, threads, stateful,
+                         comparer=functools.partial(compare, graph),
+                         exporter=exporter(plan, program, title, target.build_isa),
                          isa=target.build_isa, sanitize=sanitize)
 
 

@@ -58,6 +58,7 @@ class Node:
         self.concat_of: Node | None = None
         self.layout = NCHW                 # physical layout of the output (compiler/layout.py)
         self.id = -1
+        self.origin = self                 # the node this one copies (Graph.copy keeps it)
 
     @property
     def layers(self) -> list[str]:

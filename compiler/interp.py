@@ -10,6 +10,13 @@ def run(graph: Graph, *inputs: np.ndarray, step: int = 0):
     """Evaluate `graph` (traced or planned, fused nodes included) on numpy inputs.
 
     `step` is the call number that seeds Dropout2d masks, as in the compiled model."""
+    values = evaluate(graph, *inputs, step=step)
+    outputs = [values[id(n)].copy() for n in graph.outputs]
+    return outputs[0] if graph.single_output else tuple(outputs)
+
+
+def evaluate(graph: Graph, *inputs: np.ndarray, step: int = 0) -> dict[int, np.ndarray]:
+    """Every node's value, inputs included, by id(node): what `run` computes on the way."""
     if len(inputs) != len(graph.inputs):
         raise TypeError(f"the graph takes {len(graph.inputs)} inputs, got {len(inputs)}")
     values = {}
@@ -20,8 +27,7 @@ def run(graph: Graph, *inputs: np.ndarray, step: int = 0):
         values[id(node)] = x
     for node in graph.nodes:
         values[id(node)] = run_node(node, values, step)
-    outputs = [values[id(n)].copy() for n in graph.outputs]
-    return outputs[0] if graph.single_output else tuple(outputs)
+    return values
 
 
 def run_node(node, values: dict, step: int) -> np.ndarray:

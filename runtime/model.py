@@ -8,7 +8,6 @@ calls with a lock, as the order of updates is part of the result.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from collections import OrderedDict
 
@@ -141,7 +140,8 @@ class CompiledModel:
     compiler's plan: see runtime/pickling.py."""
 
     def __init__(self, library, program, plan, state_dict: dict, threads: int | None,
-                 stateful: bool, *, isa: str = "native", sanitize: bool = False):
+                 stateful: bool, comparer=None, exporter=None, *, isa: str = "native",
+                 sanitize: bool = False):
         self.source: str = program.source
         self.plan = plan
         self.input_shapes = [tuple(n.shape) for n in plan.graph.inputs]
@@ -161,6 +161,9 @@ class CompiledModel:
         self.threads = default_threads() if threads is None else threads
         self._attach(library)
         self.kernels = [Kernel(self, spec) for spec in plan.kernels]
+        # compare(), export(): callables from the compiler (the runtime never imports it)
+        self._comparer = comparer
+        self._exporter = exporter
 
     def _attach(self, library) -> None:
         """Bind to a loaded library: its functions, our buffers as C pointers, fresh per-thread
@@ -209,11 +212,7 @@ class CompiledModel:
         return arena
 
     def __call__(self, *inputs: np.ndarray):
-        if len(inputs) != len(self.input_shapes):
-            raise TypeError(f"the model takes {len(self.input_shapes)} input(s) of shape "
-                            f"{', '.join(map(str, self.input_shapes))}, got {len(inputs)}")
-        arrays = [check_array(f"input {i}" if len(inputs) > 1 else "input", x, s)
-                  for i, (x, s) in enumerate(zip(inputs, self.input_shapes))]
+        arrays = self._checked_inputs(inputs)
         outputs = [np.empty(s, np.float32) for s in self.output_shapes]
         ffi = self._ffi
         args = [ffi.from_buffer("float[]", a) for a in arrays]
@@ -240,6 +239,37 @@ class CompiledModel:
                             out[full] = values.astype(out[full].dtype).reshape(out[full].shape)
         return out
 
+    def _checked_inputs(self, inputs) -> list[np.ndarray]:
+        if len(inputs) != len(self.input_shapes):
+            raise TypeError(f"the model takes {len(self.input_shapes)} input(s) of shape "
+                            f"{', '.join(map(str, self.input_shapes))}, got {len(inputs)}")
+        return [check_array(f"input {i}" if len(inputs) > 1 else "input", x, s)
+                for i, (x, s) in enumerate(zip(inputs, self.input_shapes))]
+
+    def _buffers(self, arrays, outputs) -> dict:
+        """The model's buffers for one run: inputs, outputs and this thread's arena."""
+        buffers = {f"in{i}": a for i, a in enumerate(arrays)}
+        buffers.update({f"out{j}": o for j, o in enumerate(outputs)})
+        buffers["arena"] = self._arena()
+        return buffers
+
+    def _kernel_calls(self, buffers) -> list[tuple]:
+        """(C function, array pointers, extra argument names) of every kernel, in order, with
+        each tensor at its planned place in `buffers`."""
+        return [(k._fn, [self._ffi.from_buffer("float[]", buffers[base].reshape(-1)[offset:])
+                         for base, offset in k._buffers], k._extras) for k in self.kernels]
+
+    def export(self, directory, name: str | None = None, weights: str = "bin") -> list:
+        """Write the model as C that builds with `make` and runs without Python: <name>.h (the
+        API), <name>.c (the same kernels as this model's library), the weights (<name>.weights,
+        or with weights="c" an array compiled in, <name>_weights.c), a Makefile and a demo
+        main.c. `name` (default: the model's class, lower case) prefixes every symbol.
+        Returns the paths written. Train-mode state cannot be exported (ValueError)."""
+        if self._exporter is None:
+            raise TypeError("this model was not made by compiler.compile in this process (an "
+                            "unpickled model carries no plan): nothing to export")
+        return self._exporter(directory, name=name, weights=weights, params=self._params)
+
     def profile(self, *inputs: np.ndarray, repeats: int = 10, out=None) -> list[tuple]:
         """Per-kernel times: [(kernel name, layers, median ms, GFLOP/s)] in execution order.
 
@@ -251,11 +281,7 @@ class CompiledModel:
         from time import perf_counter
         if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 1:
             raise ValueError(f"repeats must be a positive int, got {repeats!r}")
-        if len(inputs) != len(self.input_shapes):
-            raise TypeError(f"the model takes {len(self.input_shapes)} input(s) of shape "
-                            f"{', '.join(map(str, self.input_shapes))}, got {len(inputs)}")
-        arrays = [check_array(f"input {i}" if len(inputs) > 1 else "input", x, s)
-                  for i, (x, s) in enumerate(zip(inputs, self.input_shapes))]
+        arrays = self._checked_inputs(inputs)
         outputs = list(out) if out is not None else [np.empty(s, np.float32)
                                                        for s in self.output_shapes]
         if len(outputs) != len(self.output_shapes) or any(
@@ -264,12 +290,7 @@ class CompiledModel:
                 for o, s in zip(outputs, self.output_shapes)):
             raise ValueError(f"out: expected writeable C-contiguous float32 arrays of shape "
                              f"{', '.join(map(str, self.output_shapes))}")
-        buffers = {f"in{i}": a for i, a in enumerate(arrays)}
-        buffers.update({f"out{j}": o for j, o in enumerate(outputs)})
-        buffers["arena"] = self._arena()
-
-        calls = [(k._fn, [self._ffi.from_buffer("float[]", buffers[base][offset:])
-                          for base, offset in k._buffers], k._extras) for k in self.kernels]
+        calls = self._kernel_calls(self._buffers(arrays, outputs))
         seconds = [[] for _ in calls]
         with self._call_lock:
             step = self._next_step()
@@ -288,6 +309,47 @@ class CompiledModel:
             median = float(np.median(times))
             result.append((k.name, list(k.layers), median * 1e3, k.flops / median / 1e9))
         return result
+
+    def kernel_outputs(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        """What every kernel writes, as NCHW arrays in execution order.
+
+        Runs the kernels one at a time on this model's own buffers, as the next call would,
+        and copies each kernel's output as soon as it is written (later kernels may reuse
+        its memory). A look, not a call: the model's state and call count stay as they were."""
+        arrays = self._checked_inputs(inputs)
+        buffers = self._buffers(arrays, [np.empty(s, np.float32) for s in self.output_shapes])
+        calls = self._kernel_calls(buffers)
+        results = []
+
+        def run_all():
+            for (fn, args, extras), k in zip(calls, self.kernels):
+                fn(*args, *self._extra_values(extras, self._step))
+                base, offset = k._buffers[-1]
+                size = int(np.prod(k.out_shape))
+                out = buffers[base].reshape(-1)[offset:offset + size]
+                results.append(k.to_nchw(out.reshape(k.out_shape)).copy())
+
+        with self._call_lock:
+            state = self._state.copy()
+            try:
+                forksafe.call(run_all)
+            finally:
+                self._state[:] = state
+        return results
+
+    def compare(self, *inputs: np.ndarray, reference=None, rtol: float = 1e-4,
+                atol: float = 1e-5):
+        """Every kernel's output next to a reference's value of its last layer: max abs, rel
+        and ULP errors and where the worst element is (see compiler/compare.py). `reference`:
+        None (smelt's NumPy interpreter on the traced graph), a torch.nn.Module, an ONNX path
+        or ModelProto, a compiler.nn Module or a Graph. A kernel passes when every element is
+        within atol * max(1, max |reference|) + rtol * |reference|."""
+        if self._comparer is None:
+            raise RuntimeError("compare needs the graph this model was compiled from: build "
+                               "the model with compiler.compile (an unpickled model carries "
+                               "no graph)")
+        arrays = self._checked_inputs(inputs)
+        return self._comparer(self, arrays, reference, step=self._step, rtol=rtol, atol=atol)
 
     def __repr__(self) -> str:
         shapes = ", ".join("x".join(map(str, s)) for s in self.input_shapes)

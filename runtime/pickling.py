@@ -5,7 +5,8 @@ A pickle carries what the model runs on and what rebuilds its library: the cache
 source and its cffi declarations, the build options, the folded weights blob, the mutable
 state and call counter, the source model's state_dict, and each kernel's metadata. It does
 not carry the compiler's Plan (compiler objects and per-op copies of the weights): `m.plan`
-becomes a PlanSummary, the same table with its totals. So a pickle is about twice the size
+becomes a PlanSummary, the same table with its totals, and compare() and export(), which need
+the compiler's graph and plan, say so. So a pickle is about twice the size
 of the weights (the packed blob that runs, and the state_dict as the source model had it).
 
 Unpickling loads the library from the cache by its key, building it from the carried source
@@ -26,7 +27,7 @@ from .arrays import aligned_copy
 FORMAT = 1
 #: attributes bound to this process's library, recreated by CompiledModel._attach
 UNPICKLED = ("_lib", "_ffi", "library_path", "_library_key", "_params_ptr", "_state_ptr",
-             "_local", "_call_lock")
+             "_local", "_call_lock", "_comparer", "_exporter")
 
 
 class Slot(NamedTuple):
@@ -93,6 +94,7 @@ def restore_model(m, state: dict) -> None:
         raise ValueError("this pickle was made by another version of smelt's runtime")
     key, identity, kernels = state.pop("key"), state.pop("identity"), state.pop("kernels")
     m.__dict__.update(state)
+    m._comparer = m._exporter = None          # they hold the compiler's graph and plan
     m._params = aligned_copy(m._params)       # kernels load weights with aligned loads
     m._attach(load_library(key, identity, m._build, m.source,
                            [k["source"] for k in kernels]))

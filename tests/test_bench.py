@@ -43,10 +43,13 @@ def test_harness_against_torch_and_onnxruntime(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
     record = run_harness(tmp_path)
+    present = [f for f in suite.FRAMEWORKS
+               if importlib.util.find_spec(run.FRAMEWORK_MODULES[f]) is not None]
+    assert {"smelt", "torch", "onnxruntime"} <= set(present)
     for r in record["results"]:
-        assert set(r["frameworks"]) == set(suite.FRAMEWORKS)
-        assert set(r["max_rel_diff"]) == {"smelt/torch", "smelt/onnxruntime",
-                                          "torch/onnxruntime"}
+        assert list(r["frameworks"]) == present           # every installed one, in order
+        assert set(r["max_rel_diff"]) == {f"{a}/{b}" for i, a in enumerate(present)
+                                          for b in present[i + 1:]}
         assert max(r["max_rel_diff"].values()) <= 1e-3
         assert r["smelt_speedup"]["torch"] > 0 and r["speed_vs_torch"]["torch"] == 1.0
     assert record["weights_from"] == "torch"

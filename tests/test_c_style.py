@@ -31,7 +31,7 @@ def style_problems(source: str) -> list[str]:
         trip = ONE_TRIP.search(line)
         if trip and int(trip.group(3)) - int(trip.group(2)) <= 1:
             problems.append(f"a loop that runs at most once: {line.strip()}")
-        if "(void)" in line:
+        if re.search(r"(?<!\w)\(void\)", line):      # not an empty parameter list, f(void)
             problems.append(f"a cast to void: {line.strip()}")
         if re.search(r"\bif\s*\(\s*[01]\s*\)", line):
             problems.append(f"a constant condition: {line.strip()}")

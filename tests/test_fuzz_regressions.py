@@ -5,8 +5,6 @@ memory access."""
 import ctypes
 import mmap
 import os
-import signal
-import time
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ import compiler
 from compiler.target import VECTOR_FLOATS
 
 from . import isas
+from .children import run_in_child
 from .frameworks import Case, build, case_inputs, namespace, randomize_batchnorm
 from .parity import assert_close
 
@@ -189,25 +188,6 @@ def guarded_copy(x: np.ndarray) -> np.ndarray:
     copy = np.frombuffer(region, np.float32, x.size, size - x.nbytes).reshape(x.shape)
     copy[...] = x
     return copy
-
-
-def run_in_child(fn) -> int:
-    """fn() in a forked child; its exit status (0: fn returned True), a crash as a signal."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os._exit(0 if fn() else 3)
-        except BaseException:
-            os._exit(4)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.01)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    return -signal.SIGKILL
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -16,6 +14,8 @@ import pytest
 import compiler
 from compiler import interp, nn
 from runtime import CompiledModel, Kernel
+
+from .children import wait_or_kill
 
 SHAPE = (2, 3, 10, 9)
 
@@ -373,19 +373,6 @@ def test_carved_arrays_are_aligned_disjoint_and_typed():
 
 # --- fork ------------------------------------------------------------------------------------
 
-def wait_or_kill(pid: int, seconds: float = 60) -> int:
-    """The child's exit status; a child that hangs is killed and reported as such."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.01)
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
-    pytest.fail("the forked child hung")
-
-
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 @pytest.mark.parametrize("use", ["model", "kernel", "both"])
 def test_forked_child_runs_after_the_parent_used_threads(net, expected, use):
@@ -406,7 +393,7 @@ def test_forked_child_runs_after_the_parent_used_threads(net, expected, use):
             out = np.empty_like(kout)
             ok &= bool(np.array_equal(k(kx, out), kout))
         os._exit(0 if ok else 3)
-    assert wait_or_kill(pid) == 0
+    assert wait_or_kill(pid) == 0, "the forked child failed or hung"
     np.testing.assert_array_equal(m(x), want)            # the parent still runs, too
     np.testing.assert_allclose(want, expected(x), rtol=1e-4, atol=1e-5)
 
@@ -435,5 +422,5 @@ def test_fork_pool_workers_and_grandchildren(net):
         grandchild = os.fork()
         if grandchild == 0:
             os._exit(0 if np.array_equal(m(xs[1]), want[1]) else 3)
-        os._exit(wait_or_kill(grandchild))
-    assert wait_or_kill(pid) == 0
+        os._exit(wait_or_kill(grandchild) & 0xFF)
+    assert wait_or_kill(pid) == 0, "the forked child failed or hung"

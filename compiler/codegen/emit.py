@@ -90,17 +90,23 @@ def split(kernels, parts: int) -> list[list]:
     return [sorted(g, key=kernels.index) for g in groups]
 
 
+def render_common(plan, title: str, version: str) -> str:
+    """The program's opening: what it is, includes, vector types and the shared helpers."""
+    kernels = plan.kernels
+    return render("common.h.j2", version=version, title=title, kernel_count=len(kernels),
+                  vector_floats=max(4, plan.vector_floats),
+                  total_mflops=sum(k.flops for k in kernels) / 1e6,
+                  selu_scale=SELU_SCALE, selu_alpha_scale=float(
+                      np.float32(SELU_ALPHA) * np.float32(SELU_SCALE))).strip("\n")
+
+
 def render_program(plan, program: Program, title: str, version: str) -> None:
     """Run the templates: each kernel's source, the whole program, and its build units."""
     kernels = plan.kernels
     for k in kernels:
         k.source = kernel_source(k)
     n_in, n_out = len(plan.graph.inputs), len(plan.graph.outputs)
-    common = render("common.h.j2", version=version, title=title, kernel_count=len(kernels),
-                    vector_floats=max(4, plan.vector_floats),
-                    total_mflops=sum(k.flops for k in kernels) / 1e6,
-                    selu_scale=SELU_SCALE, selu_alpha_scale=float(
-                        np.float32(SELU_ALPHA) * np.float32(SELU_SCALE))).strip("\n")
+    common = render_common(plan, title, version)
 
     def unit(members, entry: bool, prototypes: bool) -> str:
         return render("model.c.j2", common=common, kernels=members, calls=program.calls,

@@ -37,6 +37,7 @@ def env() -> jinja2.Environment:
     environment.filters["shape"] = lambda s: "x".join(map(str, s))
     environment.filters["wrap"] = wrap_list
     environment.filters["c_comment_block"] = comment_block
+    environment.filters["paragraph"] = paragraph
     environment.globals.update(var=cexpr.var, atom=cexpr.atom, lift=cexpr.lift,
                                running=running, loop_values=loop_values, accumulators=accumulators, plus=cexpr.plus,
                                addr=cexpr.addr)
@@ -49,6 +50,13 @@ def comment_block(text: str, width: int = 84) -> str:
     if len(lines) == 1:
         return f"/* {lines[0][3:]} */"
     return "/* " + lines[0][3:] + "\n" + "\n".join(lines[1:]) + " */"
+
+
+def paragraph(text: str, first: str = " * ", end: str = "", width: int = 100) -> str:
+    """Prose from a template (line breaks anywhere) as comment lines within `width` columns:
+    the first starts with `first`, the others with " * ", the last ends with `end`."""
+    lines = wrap_comment(" ".join(text.split()), width - len(end), " * ")
+    return first + "\n".join(lines)[3:] + end
 
 
 def accumulators(j: int, blocks: int) -> str:

@@ -23,12 +23,13 @@ def extra_args(spec) -> list[str]:
     return [name for name, _ in EXTRA_ARGS if used[name]]
 
 
-def kernel_signature(spec, restrict: bool = True) -> str:
+def kernel_signature(spec, restrict: bool = True, static: bool = False) -> str:
     r = "restrict " if restrict else ""
     first = "" if spec.inplace else r        # in place: out is in0, so neither is restrict
     args = [f"const float *{first if i == 0 else r}in{i}" for i in range(len(spec.in_shapes))]
     args.append(f"float *{first}out")
-    return c_signature(spec.name, args + typed(extra_args(spec), r))
+    return c_signature(spec.name, args + typed(extra_args(spec), r),
+                       "static void " if static else "void ")
 
 
 #: the entry point's per-call arguments after its arrays, in order
@@ -58,9 +59,10 @@ def typed(names: list[str], r: str) -> list[str]:
     return [f"{types[n]}{r if '*' in types[n] else ''}{n}" for n in names]
 
 
-def c_signature(name: str, args: list[str]) -> str:
-    """`void name(args)`, broken after commas to stay within 100 columns with a `;` after."""
-    head = f"void {name}("
+def c_signature(name: str, args: list[str], returns: str = "void ") -> str:
+    """`void name(args)` (or another return type and linkage), broken after commas to stay
+    within 100 columns with a `;` after."""
+    head = f"{returns}{name}("
     lines, line = [], head
     for i, arg in enumerate(args):
         piece = arg + ("," if i < len(args) - 1 else ")")

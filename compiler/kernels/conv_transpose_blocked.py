@@ -192,7 +192,7 @@ def transposed_to_conv(weight: np.ndarray, groups: int) -> np.ndarray:
 
 
 def conv_transpose2d_blocked(spec: KernelSpec, target) -> None:
-    node, op = spec.node, spec.node.op
+    op = spec.node.op
     in_layout, out_layout = spec.in_layouts[0], spec.out_layout
     v = target.vector_floats
     n, ic, h, w = spec.in_shapes[0]

@@ -57,7 +57,7 @@ def tile_loads(width: int, valid: tuple, sw: int, dw: int) -> list[tuple[int, li
 
 
 def depthwise_blocked(spec: KernelSpec, target) -> None:
-    node, op = spec.node, spec.node.op
+    op = spec.node.op
     blocked_in = spec.in_layouts[0].blocked        # NCHW only beside a blocked residual
     v = target.vector_floats
     n, ch, h, w = spec.in_shapes[0]

@@ -12,8 +12,7 @@ import math
 
 from ..codegen.cexpr import Expr
 from ..codegen.env import loop_values
-from ..ops.conv import Pad
-from ..ops.shape import Cat, PixelShuffle, Upsample
+from ..ops.shape import Upsample
 from .spec import KernelSpec
 from .family import Family, Layouts, nchw_only
 from .util import parallel_if
