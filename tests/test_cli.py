@@ -124,7 +124,20 @@ def test_export(capsys, model, tmp_path):
         assert status == 2 and "cannot export" in err
         return
     assert status == 0, err
-    assert {"net.h", "net.c", "Makefile"} <= {p.name for p in (tmp_path / "out").iterdir()}
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"net.h", "net.c", "net.weights", "Makefile", "main.c"} <= written
+    assert all(name in out for name in written)
+    status, _, err = smelt(capsys, "export", *model, "-o", tmp_path / "c", "--weights", "c")
+    assert status == 0, err
+    default = "net" if model[0].endswith(".onnx") else model[0].rpartition(":")[2]
+    assert (tmp_path / "c" / f"{default}_weights.c").exists()
+
+
+def test_export_names_from_the_model():
+    from compiler.cli.commands import default_name
+    assert default_name("dir/nets.py:build_net") == "build_net"
+    assert default_name("models/ResNet-18.onnx") == "resnet_18"
+    assert default_name("3d.onnx") == "model_3d"
 
 
 def test_compare(capsys, model):
@@ -133,7 +146,10 @@ def test_compare(capsys, model):
         assert status == 2 and "cannot compare" in err
         return
     assert status == 0, err
-    assert out.strip()
+    assert "every kernel within tolerance" in out
+    status, out, err = smelt(capsys, "compare", *model, "--rtol", 0, "--atol", 1e-30)
+    assert status in (0, 1) and "tolerance" in out       # a 0 tolerance may well fail
+    assert status == 0 or "past tolerance" in err
 
 
 def test_bench(capsys, model, request):

@@ -72,6 +72,9 @@ def parser() -> argparse.ArgumentParser:
     p = command("compare", commands.compare, "compare smelt kernel by kernel with the model's "
                 "own framework (PyTorch, ONNX Runtime, or NumPy for compiler.nn)")
     p.add_argument("--seed", type=int, default=0, help="of the random input (default 0)")
+    p.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (default 1e-4)")
+    p.add_argument("--atol", type=float, default=1e-5,
+                   help="absolute tolerance, times max(1, max |reference|) (default 1e-5)")
     p = command("bench", commands.bench, "time smelt against PyTorch and ONNX Runtime (when "
                 "installed), each in its own process, in alternating rounds", compiles=False)
     p.add_argument("--threads", type=threads, help="threads of every framework (default: "

@@ -75,11 +75,18 @@ def export(args) -> int:
         raise UsageError("this smelt cannot export yet (CompiledModel.export is missing)")
     source = source_of(args)
     m = compile_model(args, source)
-    name = args.name or re.sub(r"\W", "_", Path(source.spec.rsplit(":", 1)[-1]).stem)
-    m.export(args.output, name=name, weights=args.weights)
-    print(f"exported {name} to {args.output}: "
-          + ", ".join(sorted(p.name for p in Path(args.output).iterdir())))
+    name = args.name or default_name(source.spec)
+    written = m.export(args.output, name=name, weights=args.weights)
+    print(f"exported {name} to {args.output}: " + ", ".join(Path(p).name for p in written))
     return 0
+
+
+def default_name(spec: str) -> str:
+    """A C identifier from the model's name: `nets.py:build` -> build, `ResNet-18.onnx` ->
+    resnet_18."""
+    stem = spec.rpartition(":")[2] if ".py:" in spec else Path(spec).stem
+    name = re.sub(r"\W", "_", stem).lower()
+    return (name if name[:1].isalpha() else "model_" + name)[:40]
 
 
 def compare(args) -> int:
@@ -92,10 +99,10 @@ def compare(args) -> int:
     xs = [rng.standard_normal(s, dtype=np.float32) for s in m.input_shapes]
     # against the model's own framework: the torch module, the ONNX file, or NumPy
     reference = {"torch": source.model, "onnx": source.spec}.get(source.kind)
-    result = m.compare(*xs, reference=reference)
+    result = m.compare(*xs, reference=reference, rtol=args.rtol, atol=args.atol)
     print(result)
     if result.worst is not None:
-        raise ModelError(f"kernel {getattr(result.worst, 'name', result.worst)} is past "
+        raise ModelError(f"kernel {result.worst.kernel} ({result.worst.layer}) is past "
                          "tolerance")
     return 0
 
