@@ -62,6 +62,18 @@ def test_round_trip_in_process(m):
     assert str(m3.plan) == str(m.plan) and np.array_equal(m3(x), m(x))
 
 
+def test_unpickled_model_runs_kernel_by_kernel_but_cannot_compare_or_export(m, tmp_path):
+    x = data(seed=4)
+    m2 = pickle.loads(pickle.dumps(m))
+    for a, b in zip(m.kernel_outputs(x), m2.kernel_outputs(x)):
+        assert np.array_equal(a, b)
+    with pytest.raises(RuntimeError, match="unpickled"):
+        m2.compare(x)
+    with pytest.raises(TypeError, match="unpickled"):
+        m2.export(tmp_path)
+    assert m.compare(x).worst is None             # the original keeps both
+
+
 def test_unpickled_kernels_are_callable(m):
     m2 = pickle.loads(pickle.dumps(m))
     for k, k2 in zip(m.kernels, m2.kernels):
