@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import termios
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,9 @@ def onnx_file(files) -> str:
         module = nets.build_torch().eval()
     finally:
         sys.path.remove(str(files))
-    torch.onnx.export(module, (torch.zeros(1, 3, 16, 16),), str(path), dynamo=False)
+    with warnings.catch_warnings():                 # that dynamo=False is the legacy exporter
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.zeros(1, 3, 16, 16),), str(path), dynamo=False)
     return str(path)
 
 
