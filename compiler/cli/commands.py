@@ -22,13 +22,13 @@ def source_of(args) -> Source:
     return load(args.model, args.shape, getattr(args, "train", False))
 
 
-def compile_model(args, source: Source, **overrides):
+def compile_model(args, source: Source):
     """compile() with the command line's options, drawing progress on a terminal."""
     import compiler
-    options = {"fuse": not args.no_fuse, "kernels": args.kernels, "isa": args.isa,
-               "threads": args.threads, **overrides}
     with Progress() as progress:
-        return compiler.compile(source.model, source.input_shape, progress=progress, **options)
+        return compiler.compile(source.model, source.input_shape, fuse=not args.no_fuse,
+                                kernels=args.kernels, isa=args.isa, threads=args.threads,
+                                progress=progress)
 
 
 def check(args) -> int:
