@@ -149,8 +149,8 @@ class CompiledModel:
         self._single_output = plan.graph.single_output
         self._params = aligned_copy(program.params)   # kernels load weights with aligned loads
         self._state = program.state.copy()
-        self._state_slots = {key: pickling.Slot(s.offset, tuple(s.names), tuple(s.sizes),
-                                                tuple(s.aliases))
+        self._state_slots = {key: pickling.Slot(s.role, s.offset, tuple(s.names),
+                                                tuple(s.sizes), tuple(s.aliases))
                              for key, s in program.state_slots.items()}
         self._state_dict = snapshot(state_dict)
         self._arena_floats = plan.arena_floats

@@ -33,6 +33,7 @@ UNPICKLED = ("_lib", "_ffi", "library_path", "_library_key", "_params_ptr", "_st
 class Slot(NamedTuple):
     """Where a stateful module's values live in the float64 state (see state_dict())."""
 
+    role: str                    # "running_stats", "seed"
     offset: int
     names: tuple[str, ...]
     sizes: tuple[int, ...]
