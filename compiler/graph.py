@@ -34,7 +34,8 @@ class Node:
       flowing through the chain is implicit. Those operands are also appended to the
       anchor's `inputs`, so `inputs` always lists everything the kernel reads;
     - `prologue`: elementwise nodes applied to input 0 as it is loaded (channel-wise, so
-      padding stays zero);
+      padding stays zero); their operands (a channel-wise scale) follow the node's own
+      inputs in `inputs`, before the fused steps' operands;
     - `store`: an index-only node (PixelShuffle) that decides where results are stored;
       `fused[:store_after]` apply before it, the rest after it;
     - `slice_of`: (cat node, float offset) when this node's output is written straight into
@@ -73,8 +74,9 @@ class Node:
 
     @property
     def anchor_arity(self) -> int:
-        """How many of `inputs` the node's own op reads; fused steps' operands follow."""
-        return len(self.inputs) - sum(len(f.inputs) for f in self.fused)
+        """How many of `inputs` the node's own op reads; the prologue's operands, then the
+        fused steps' operands follow."""
+        return len(self.inputs) - sum(len(f.inputs) for f in self.fused + self.prologue)
 
     def __repr__(self) -> str:
         return f"%{self.id} {self.name or '<input>'}: {self.op.kind} -> {format_shape(self.shape)}"
@@ -257,17 +259,64 @@ class Tensor:
         return self
 
     def mean(self, dim=None, keepdim: bool = False) -> Tensor:
-        """The mean over the spatial dimensions (2, 3) of a 4-D tensor, as a global average
-        pool (keepdim: N x C x 1 x 1, else N x C)."""
+        """The mean over the spatial dimensions (the last two of a 4-D or an unbatched 3-D
+        tensor), as a global average pool (keepdim: N x C x 1 x 1, else N x C)."""
         from .ops.pool import AdaptiveAvgPool2d
         name = self._tracer.scoped_name("mean")
         rank = len(self.shape)
         dims = (dim,) if isinstance(dim, int) else tuple(dim) if dim is not None else ()
-        if rank != 4 or sorted(d % rank for d in dims) != [2, 3]:
-            raise TraceError(f"{name}: only the mean over dims (2, 3) of a 4-D tensor is "
-                             f"supported, got dim={dim!r} for shape {self.shape}")
+        if rank not in (3, 4) or sorted(d % rank for d in dims) != [rank - 2, rank - 1]:
+            raise TraceError(f"{name}: only the mean over the last two dims of a 4-D (or 3-D) "
+                             f"tensor is supported, got dim={dim!r} for shape {self.shape}")
         y = self._tracer.emit(AdaptiveAvgPool2d((1, 1)), [self], name)
-        return y if keepdim else y.view(self.shape[0], self.shape[1])
+        return y if keepdim else y.view(*self.shape[:-2])
+
+    def split(self, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
+        """Pieces along dim 1 (channels), as torch.split: an int gives pieces of that size
+        (the last one smaller), a list gives their sizes."""
+        name = self._tracer.scoped_name("split")
+        channels = self._channel_dim(name, dim)
+        sizes = split_size_or_sections
+        if isinstance(sizes, int) and not isinstance(sizes, bool) and sizes > 0:
+            sizes = [min(sizes, channels - start) for start in range(0, channels, sizes)]
+        elif not (isinstance(sizes, (list, tuple)) and all(
+                isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes)
+                and sum(sizes) == channels):
+            raise ShapeError(f"{name}: split sizes {split_size_or_sections!r} do not divide "
+                             f"the {channels} channels of shape {self.shape}")
+        return self._channel_pieces(name, list(sizes))
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """`chunks` pieces along dim 1 (channels) of ceil(C / chunks) channels each, the last
+        smaller (and fewer pieces when they run out), as torch.chunk."""
+        name = self._tracer.scoped_name("chunk")
+        channels = self._channel_dim(name, dim)
+        if not isinstance(chunks, int) or isinstance(chunks, bool) or chunks < 1:
+            raise TraceError(f"{name}: chunks must be a positive int, got {chunks!r}")
+        size = -(-channels // chunks)
+        return self._channel_pieces(
+            name, [min(size, channels - start) for start in range(0, channels, size)])
+
+    def _channel_dim(self, name: str, dim) -> int:
+        """The number of channels, or a TraceError unless `dim` is dim 1 of a >= 2-D tensor."""
+        rank = len(self.shape)
+        if not isinstance(dim, int) or rank < 2 or not -rank <= dim < rank or dim % rank != 1:
+            raise TraceError(f"{name}: only pieces along dim 1 (channels) are supported, got "
+                             f"dim={dim!r} for shape {self.shape}")
+        return self.shape[1]
+
+    def _channel_pieces(self, name: str, sizes: list[int]) -> tuple[Tensor, ...]:
+        from .ops.shape import ChannelSlice
+        if len(sizes) == 1:
+            return (self,)
+        pieces, start = [], 0
+        for i, size in enumerate(sizes):
+            if size == 0:               # torch returns an empty tensor; smelt has none
+                raise ShapeError(f"{name}: piece {i} would have no channels (sizes {sizes})")
+            pieces.append(self._tracer.emit(ChannelSlice(start, start + size), [self],
+                                            f"{name}.{i}"))
+            start += size
+        return tuple(pieces)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         from .ops.shape import Flatten
@@ -319,19 +368,60 @@ class Tracer:
             if t._tracer is not self:
                 raise TraceError(f"{name} ({op.kind}): input comes from a different trace")
         shapes = [t.shape for t in inputs]
+        if op.unbatched and shapes and all(len(s) == 3 for s in shapes):
+            node = self.emit_unbatched(op, [t.node for t in inputs], name)
+            if node is not None:
+                return Tensor(node, self)
+        node = Node(op, [t.node for t in inputs], self.infer(op, shapes, name), name)
+        self.nodes.append(node)
+        return Tensor(node, self, inputs[0]._aliases if op.is_view else None)
+
+    def infer(self, op: Op, shapes: list[Shape], name: str, shown=None) -> Shape:
+        """The op's output shape, or a ShapeError naming the layer and the input shapes
+        (`shown`, if the user's shapes differ from the ones the op sees)."""
         try:
             shape = tuple(int(d) for d in op.infer_shape(*shapes))
         except OpShapeError as e:
-            got = ", ".join(format_shape(s) for s in shapes)
+            got = ", ".join(format_shape(s) for s in shown or shapes)
             raise ShapeError(f"{name} ({op.kind}): {e} (input shape{'s' * (len(shapes) > 1)} "
                              f"{got})") from None
         # before any pass or kernel does work in proportion to it
         if (problem := shape_problem(shape)) is not None:
             raise ShapeError(f"{name} ({op.kind}): output shape {format_shape(shape)} is too "
                              f"large: {problem}")
-        node = Node(op, [t.node for t in inputs], shape, name)
-        self.nodes.append(node)
-        return Tensor(node, self, inputs[0]._aliases if op.is_view else None)
+        return shape
+
+    def emit_unbatched(self, op: Op, inputs: list[Node], name: str) -> Node | None:
+        """An op that reads a 3-D input as one unbatched (C, H, W) image, as torch does, runs
+        on a batch of one: views of its inputs as (1, C, H, W), the op, and a view of the
+        result without the batch dim (views cost nothing, and a view of a view back to the
+        batch of one is that batch of one, so consecutive layers stay 4-D and fuse and block
+        as usual). None if the op does not take the batched shapes (a broadcast that only
+        works in 3-D); then it runs on the 3-D shapes."""
+        from .ops.shape import View
+        shapes = [(1,) + x.shape for x in inputs]
+        try:
+            op.infer_shape(*shapes)
+        except OpShapeError:
+            try:
+                op.infer_shape(*[x.shape for x in inputs])
+                return None
+            except OpShapeError:
+                pass                        # report the batched error, on the user's shapes
+        shape = self.infer(op, shapes, name, shown=[x.shape for x in inputs])
+        node = Node(op, [self.batch_of_one(x) for x in inputs], shape, name)
+        result = Node(View(shape[1:]), [node], shape[1:], f"{name}.unbatched")
+        self.nodes += [node, result]
+        return result
+
+    def batch_of_one(self, x: Node) -> Node:
+        """`x` (C, H, W) viewed as (1, C, H, W): the node it was viewed from, if it was."""
+        from .ops.shape import View
+        if isinstance(x.op, View) and x.inputs[0].shape == (1,) + x.shape:
+            return x.inputs[0]
+        view = Node(View((1,) + x.shape), [x], (1,) + x.shape, f"{x.name}.batched")
+        self.nodes.append(view)
+        return view
 
     def emit_inplace(self, op: Op, x: Tensor, name: str) -> Tensor:
         """`op` applied to `x` in place: `x` and every view of its storage now name the

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from ..codegen.env import c_identifier
 from ..graph import Graph, Node
-from ..ops import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Cat, Conv2d, ConvTranspose2d,
-                   Elementwise, Linear, MaxPool2d, Pad, PixelShuffle, Reorder, Softmax, Upsample)
-from . import (conv, conv_blocked, conv_dot, conv_transpose_blocked, depthwise, eltwise, layout,
-               linear, norm, pool, pool_blocked, shape, shape_blocked, softmax)
+from ..ops import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, BatchNorm2d, Cat,
+                   ChannelGather, Conv2d, ConvTranspose2d, Elementwise, Linear, LocalResponseNorm,
+                   MaxPool2d, Pad, PixelShuffle, Reorder, Softmax, Upsample)
+from . import (channels, conv, conv_blocked, conv_dot, conv_transpose_blocked, depthwise, eltwise,
+               layout, linear, norm, pool, pool_blocked, shape, shape_blocked, softmax)
 from .spec import KernelSpec
 from .family import Family, Layouts
 
@@ -24,11 +25,15 @@ FAMILIES: dict[type, tuple[Family, ...]] = {
     MaxPool2d: (pool_blocked.POOL2D_BLOCKED, pool.POOL2D),
     AvgPool2d: (pool_blocked.POOL2D_BLOCKED, pool.POOL2D),
     AdaptiveAvgPool2d: (pool_blocked.POOL2D_BLOCKED, pool.POOL2D),
-    Upsample: (shape_blocked.UPSAMPLE_BLOCKED, shape.UPSAMPLE_NEAREST, shape.UPSAMPLE_BILINEAR),
+    AdaptiveMaxPool2d: (pool_blocked.POOL2D_BLOCKED, pool.POOL2D),
+    Upsample: (shape_blocked.UPSAMPLE_BLOCKED, shape.UPSAMPLE_NEAREST, shape.UPSAMPLE_BILINEAR,
+               shape.UPSAMPLE_BICUBIC),
     Cat: (shape_blocked.CAT_BLOCKED, shape.CAT),
     Pad: (shape.PAD,),
     PixelShuffle: (shape.PIXEL_SHUFFLE,),
+    ChannelGather: (channels.CHANNEL_GATHER_BLOCKED, channels.CHANNEL_GATHER),  # shuffle, slice
     BatchNorm2d: (norm.BATCH_STATS,),
+    LocalResponseNorm: (norm.LOCAL_RESPONSE_NORM,),
     Reorder: (layout.REORDER,),
     Elementwise: (eltwise.ELTWISE,),      # every elementwise op
 }
@@ -70,9 +75,11 @@ def lower(node: Node, index: int, target, kernels: str = "auto") -> KernelSpec:
             f"{layouts.out}")
     spec = KernelSpec(name=c_identifier(f"k{index:03d}", node.name), node=node,
                       in_shapes=[i.shape for i in node.inputs], out_shape=node.shape)
-    for number, p in enumerate(node.prologue):
-        spec.add_step(p.op, [], f"p{number}", p.name, prologue=True)
     operand = node.anchor_arity
+    for number, p in enumerate(node.prologue):
+        names = [f"in{operand + j}" for j in range(len(p.inputs))]
+        operand += len(p.inputs)
+        spec.add_step(p.op, names, f"p{number}", p.name, prologue=True)
     for number, f in enumerate(node.fused, start=1):
         names = [f"in{operand + j}" for j in range(len(f.inputs))]
         operand += len(f.inputs)
