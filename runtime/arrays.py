@@ -26,6 +26,15 @@ def aligned_zeros(count: int, dtype=np.float32, alignment: int = ALIGNMENT) -> n
     return aligned(np.zeros, count, dtype, alignment)
 
 
+def aligned_copy(array: np.ndarray, alignment: int = ALIGNMENT) -> np.ndarray:
+    """`array` itself if its data is aligned and contiguous, else an aligned 1-D copy."""
+    if array.ctypes.data % alignment == 0 and array.flags.c_contiguous:
+        return array
+    copy = aligned_empty(array.size, array.dtype, alignment)
+    copy[:] = array.ravel()
+    return copy
+
+
 def aligned(allocate, count: int, dtype, alignment: int) -> np.ndarray:
     itemsize = np.dtype(dtype).itemsize
     raw = allocate(count + alignment // itemsize, dtype=dtype)

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sysconfig
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from .errors import CompileError
@@ -164,9 +164,11 @@ def run_compiler(cmd: list[str], source: Path, failed_dir: Path) -> str:
 
 
 def build_library(units: list[str], flags: tuple[str, ...], sanitize: bool, workdir: Path,
-                  failed_dir: Path, stem: str = "model") -> tuple[Path, str]:
+                  failed_dir: Path, stem: str = "model", progress=None) -> tuple[Path, str]:
     """Compile the C translation units `units` and link them into `workdir/lib.so`; returns
-    its path and the compiler's warnings (generated C should have none: tests check)."""
+    its path and the compiler's warnings (generated C should have none: tests check).
+    `progress(stage, done, total)`, if given, hears of each unit compiled and of the link."""
+    report = progress or (lambda stage, done, total: None)
     cc = c_compiler()
     sources = []
     for i, text in enumerate(units):
@@ -179,10 +181,16 @@ def build_library(units: list[str], flags: tuple[str, ...], sanitize: bool, work
                             src, failed_dir)
 
     workers = max(1, min(len(sources), os.cpu_count() or 1))
+    report("C compiler", 0, len(sources))
     with ThreadPoolExecutor(workers) as pool:
-        warnings = list(pool.map(compile_one, sources))
+        futures = [pool.submit(compile_one, src) for src in sources]
+        for done, _ in enumerate(as_completed(futures), 1):     # reported from this thread
+            report("C compiler", done, len(sources))
+        warnings = [f.result() for f in futures]
     target = workdir / "lib.so"
     link = cc + [str(s.with_suffix(".o")) for s in sources] + ["-o", str(target)] + \
         list(link_flags(sanitize))
+    report("link", 0, 1)
     warnings.append(run_compiler(link, sources[0], failed_dir))
+    report("link", 1, 1)
     return target, "\n".join(w for w in warnings if w)

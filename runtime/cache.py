@@ -152,12 +152,14 @@ def load(units: list[str], cdef: str, isa: str = "native", sanitize: bool = Fals
 
 
 def build_entry(key: str, units: list[str], cdef: str, isa: str, sanitize: bool,
-                source: str | None = None, record: dict | None = None) -> Library:
-    """Compile `units` into the entry `key` (replacing a damaged one) and load it."""
+                source: str | None = None, record: dict | None = None,
+                progress=None) -> Library:
+    """Compile `units` into the entry `key` (replacing a damaged one) and load it;
+    `progress` as for build.build_library."""
     if sanitize:
         build.check_sanitizer_runtime()
     with _lock:
-        entry = built_entry(key, units, cdef, isa, sanitize, source, record)
+        entry = built_entry(key, units, cdef, isa, sanitize, source, record, progress)
         library = open_entry(key, entry)
         if library is None:
             raise CompileError(f"the library built in {entry} does not load")
@@ -176,14 +178,14 @@ def compile_only(units: list[str], isa: str, sanitize: bool = False) -> str:
 
 
 def built_entry(key: str, units: list[str], cdef: str, isa: str, sanitize: bool,
-                source: str | None, record: dict | None) -> Path:
+                source: str | None, record: dict | None, progress=None) -> Path:
     """Build the entry `key` and install it; a build whose cache directory is deleted under
     it starts once more."""
     with _lock:
         for attempt in range(2):
             try:
                 entry = build_once(cache_dir(), key, units, cdef, isa, sanitize,
-                                   source or "\n".join(units), record or {})
+                                   source or "\n".join(units), record or {}, progress)
                 stats["builds"] += 1
                 return entry
             except FileNotFoundError:
@@ -193,7 +195,7 @@ def built_entry(key: str, units: list[str], cdef: str, isa: str, sanitize: bool,
 
 
 def build_once(root: Path, key: str, units: list[str], cdef: str, isa: str, sanitize: bool,
-               source: str, record: dict) -> Path:
+               source: str, record: dict, progress=None) -> Path:
     scratch = root / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     sweep_stale(scratch)
@@ -203,7 +205,7 @@ def build_once(root: Path, key: str, units: list[str], cdef: str, isa: str, sani
         staging = workdir / "entry"
         staging.mkdir()
         library, warnings = build.build_library(units, build.flags_for(isa, sanitize), sanitize,
-                                                workdir, root / "failed")
+                                                workdir, root / "failed", progress=progress)
         os.replace(library, staging / LIBRARY)
         (staging / SOURCE).write_text(source)
         meta = {"format": ENTRY_FORMAT, "sha256": file_digest(staging / LIBRARY),

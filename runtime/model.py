@@ -13,9 +13,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .arrays import aligned_empty, carve, run_balanced
+from .arrays import aligned_copy, aligned_empty, carve, run_balanced
 
-from . import forksafe
+from . import forksafe, pickling
 from .threads import check_threads, default_threads  # noqa: F401
 from .layouts import to_blocked, to_nchw
 
@@ -71,8 +71,15 @@ class Kernel:
         # a flattened blocked input (Linear after Flatten) converts through its 4-D source
         self._sources = [source_shape(i) for i in spec.node.inputs]
         self._out_vector = spec.out_layout.v if spec.out_layout.blocked else 0
-        self._fn = getattr(model._lib, spec.name)
         self._extras = spec.call_args        # what the kernel takes after its arrays
+        # where profile() finds its inputs and output: (buffer, offset in floats)
+        self._buffers = [(s.base, s.offset) for s in map(model.plan.storage_of,
+                                                          [*spec.node.inputs, spec.node])]
+        self._fn = getattr(model._lib, spec.name)
+
+    def __reduce__(self):
+        # a kernel needs its model's library, weights and state: it travels with its model
+        return pickling.kernel_of, (self._model, self._model.kernels.index(self))
 
     def __call__(self, *arrays: np.ndarray) -> np.ndarray:
         expected = len(self.in_shapes) + 1
@@ -127,37 +134,53 @@ class _NoLock:
 
 
 class CompiledModel:
-    """A model compiled to native code. Call it with float32 arrays of the traced shapes."""
+    """A model compiled to native code. Call it with float32 arrays of the traced shapes.
+
+    Pickling (and deepcopy) carries the weights, state, options and C source, not the
+    compiler's plan: see runtime/pickling.py."""
 
     def __init__(self, library, program, plan, state_dict: dict, threads: int | None,
-                 stateful: bool, comparer=None, exporter=None):
-        self._lib, self._ffi = library.lib, library.ffi
+                 stateful: bool, comparer=None, exporter=None, *, isa: str = "native",
+                 sanitize: bool = False):
         self.source: str = program.source
         self.plan = plan
-        self.library_path = library.path
         self.input_shapes = [tuple(n.shape) for n in plan.graph.inputs]
         self.output_shapes = [tuple(n.shape) for n in plan.graph.outputs]
         self._single_output = plan.graph.single_output
-        self._params = program.params
-        if self._params.ctypes.data % 64:             # kernels load weights with aligned loads
-            self._params = aligned_empty(program.params.size)
-            self._params[:] = program.params
+        self._params = aligned_copy(program.params)   # kernels load weights with aligned loads
         self._state = program.state.copy()
-        self._state_slots = program.state_slots
+        self._state_slots = {key: pickling.Slot(s.role, s.offset, tuple(s.names),
+                                                tuple(s.sizes), tuple(s.aliases))
+                             for key, s in program.state_slots.items()}
         self._state_dict = snapshot(state_dict)
-        self._params_ptr = self._ffi.from_buffer("float[]", self._params)
-        self._state_ptr = self._ffi.from_buffer("double[]", self._state)
         self._arena_floats = plan.arena_floats
         self._entry_extras = program.entry_extras
-        self._local = threading.local()
+        self._build = pickling.BuildOptions(program.cdef, isa, sanitize)
         self._stateful = stateful
-        self._call_lock = threading.Lock() if stateful else _NoLock()
         self._step = 0
         self.threads = default_threads() if threads is None else threads
+        self._attach(library)
         self.kernels = [Kernel(self, spec) for spec in plan.kernels]
         # compare(), export(): callables from the compiler (the runtime never imports it)
         self._comparer = comparer
         self._exporter = exporter
+
+    def _attach(self, library) -> None:
+        """Bind to a loaded library: its functions, our buffers as C pointers, fresh per-thread
+        arenas and a fresh lock (what a pickle cannot carry)."""
+        self._lib, self._ffi = library.lib, library.ffi
+        self.library_path = library.path
+        self._library_key = library.key
+        self._params_ptr = self._ffi.from_buffer("float[]", self._params)
+        self._state_ptr = self._ffi.from_buffer("double[]", self._state)
+        self._local = threading.local()
+        self._call_lock = threading.Lock() if self._stateful else _NoLock()
+
+    def __getstate__(self) -> dict:
+        return pickling.model_state(self)
+
+    def __setstate__(self, state: dict) -> None:
+        pickling.restore_model(self, state)
 
     @property
     def threads(self) -> int:
@@ -233,12 +256,8 @@ class CompiledModel:
     def _kernel_calls(self, buffers) -> list[tuple]:
         """(C function, array pointers, extra argument names) of every kernel, in order, with
         each tensor at its planned place in `buffers`."""
-        def pointer(node):
-            where = self.plan.storage_of(node)
-            return self._ffi.from_buffer("float[]", buffers[where.base].reshape(-1)[where.offset:])
-
-        return [(k._fn, [pointer(x) for x in spec.node.inputs] + [pointer(spec.node)], k._extras)
-                for k, spec in zip(self.kernels, self.plan.kernels)]
+        return [(k._fn, [self._ffi.from_buffer("float[]", buffers[base].reshape(-1)[offset:])
+                         for base, offset in k._buffers], k._extras) for k in self.kernels]
 
     def export(self, directory, name: str | None = None, weights: str = "bin") -> list:
         """Write the model as C that builds with `make` and runs without Python: <name>.h (the
@@ -247,7 +266,8 @@ class CompiledModel:
         main.c. `name` (default: the model's class, lower case) prefixes every symbol.
         Returns the paths written. Train-mode state cannot be exported (ValueError)."""
         if self._exporter is None:
-            raise TypeError("this model was not made by compiler.compile: nothing to export")
+            raise TypeError("this model was not made by compiler.compile in this process (an "
+                            "unpickled model carries no plan): nothing to export")
         return self._exporter(directory, name=name, weights=weights, params=self._params)
 
     def profile(self, *inputs: np.ndarray, repeats: int = 10, out=None) -> list[tuple]:
@@ -302,11 +322,11 @@ class CompiledModel:
         results = []
 
         def run_all():
-            for (fn, args, extras), k, spec in zip(calls, self.kernels, self.plan.kernels):
+            for (fn, args, extras), k in zip(calls, self.kernels):
                 fn(*args, *self._extra_values(extras, self._step))
-                where = self.plan.storage_of(spec.node)
+                base, offset = k._buffers[-1]
                 size = int(np.prod(k.out_shape))
-                out = buffers[where.base].reshape(-1)[where.offset:where.offset + size]
+                out = buffers[base].reshape(-1)[offset:offset + size]
                 results.append(k.to_nchw(out.reshape(k.out_shape)).copy())
 
         with self._call_lock:
@@ -326,7 +346,8 @@ class CompiledModel:
         within atol * max(1, max |reference|) + rtol * |reference|."""
         if self._comparer is None:
             raise RuntimeError("compare needs the graph this model was compiled from: build "
-                               "the model with compiler.compile")
+                               "the model with compiler.compile (an unpickled model carries "
+                               "no graph)")
         arrays = self._checked_inputs(inputs)
         return self._comparer(self, arrays, reference, step=self._step, rtol=rtol, atol=atol)
 
