@@ -1,19 +1,18 @@
 """The progress display of long compiles: compile()'s progress(stage, done, total) drawn as a
 tqdm bar per stage on stderr, only when the user watches a terminal (stdout and stderr both
-are one), so logs and pipes stay clean. tqdm is the `cli` extra: without it the command runs
-the same, silently."""
+are one), so logs and pipes stay clean."""
 from __future__ import annotations
 
-import importlib.util
 import sys
+
+from tqdm import tqdm
 
 #: what a stage counts, when it counts something
 UNITS = {"C compiler": "translation units"}
 
 
 def watching() -> bool:
-    return (sys.stdout.isatty() and sys.stderr.isatty()
-            and importlib.util.find_spec("tqdm") is not None)
+    return sys.stdout.isatty() and sys.stderr.isatty()
 
 
 class Progress:
@@ -27,7 +26,6 @@ class Progress:
         if not self.enabled:
             return
         if self.bar is None or self.bar.desc != stage:
-            from tqdm import tqdm
             self.close()
             counts = total > 1 or stage in UNITS
             self.bar = tqdm(total=total, desc=stage, unit=UNITS.get(stage, "steps"),
