@@ -1,0 +1,738 @@
+"""The operator table: each ONNX operator (with a traced input) as the smelt ops that
+compiler.nn layers emit.
+
+A handler reads its node's attributes and inputs, refuses (`n.refuse`) every attribute or
+input it cannot map, and only then emits; it returns the values of the node's outputs (None
+for an output it does not produce). 1-D spatial ops (N, C, L) run as 2-D ones on an
+(N, C, 1, L) view.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import limits, ops
+from ..graph import Tensor
+from . import onnx_fold, onnx_windows
+from .onnx_resize import resize
+
+OPS: dict = {}
+
+
+def handles(*op_types):
+    def register(fn):
+        for op_type in op_types:
+            OPS[op_type] = fn
+        return fn
+    return register
+
+
+def ints(values) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
+
+
+def same_f32(a: float, b: float) -> bool:
+    return np.float32(a) == np.float32(b)
+
+
+# --- shapes and views ------------------------------------------------------------------------
+
+def view(n, x: Tensor, shape) -> Tensor:
+    """`x` reinterpreted as `shape` (no copy): a view of the tensor behind any views of x."""
+    shape = ints(shape)
+    while x.node.op.is_view:
+        x = Tensor(x.node.inputs[0], x._tracer)
+    if shape == x.shape:
+        return x
+    if len(x.shape) == 4 and shape == (x.shape[0], int(np.prod(x.shape[1:]))):
+        return n.emit(ops.Flatten(1, -1), [x])
+    return n.emit(ops.View(shape), [x])
+
+
+def lift(n, x: Tensor) -> Tensor:
+    """(N, C, L) as (N, C, 1, L), so 1-D convolutions and pools run as 2-D ones."""
+    return view(n, x, x.shape[:2] + (1, x.shape[2])) if len(x.shape) == 3 else x
+
+
+def unlift(n, y: Tensor, rank: int) -> Tensor:
+    return view(n, y, y.shape[:2] + (y.shape[3],)) if rank == 3 else y
+
+
+def spatial(n, x: Tensor, what: str) -> bool:
+    """Whether x has one or two spatial dims (refusing the node otherwise)."""
+    if x is not None and len(x.shape) not in (3, 4):
+        n.refuse(f"{what} over {len(x.shape) - 2} spatial dimension(s) (input "
+                 f"{x.shape}): smelt supports 1 and 2")
+        return False
+    return x is not None
+
+
+def window_attrs(n, rank: int, kernel) -> tuple | None:
+    """strides and dilations, each within smelt's limits (None after refusing)."""
+    strides = ints(n.attr("strides", [1] * rank))
+    dilations = ints(n.attr("dilations", [1] * rank))
+    for what, values in (("kernel_shape", kernel), ("strides", strides),
+                         ("dilations", dilations)):
+        if any(v > limits.MAX_KERNEL or v < 1 for v in values):
+            n.refuse(f"{what}={list(values)}: each must be in 1..{limits.MAX_KERNEL} "
+                     "(compiler/limits.py: MAX_KERNEL)")
+    return None if n.refused else (strides, dilations)
+
+
+def as_2d(values, rank: int, pad) -> tuple:
+    """Per-axis values of a 1-D op as the 2-D op's (the added axis first)."""
+    return tuple(values) if rank == 2 else (pad,) + tuple(values)
+
+
+# --- convolutions ----------------------------------------------------------------------------
+
+@handles("Conv")
+def conv(n):
+    from .onnx_graph import Padded
+    x, w = n.value(0), n.param(1, "the weight")
+    bias = n.param(2, "the bias")
+    begins_extra = ends_extra = (0, 0)
+    if isinstance(x, Padded):          # a zero Pad in front: it becomes this conv's padding
+        begins_extra, ends_extra, x = x.begins, x.ends, x.tensor
+    else:
+        x = n.tensor(0)
+    if not spatial(n, x, "convolution") or w is None:
+        return None
+    rank = len(x.shape) - 2
+    kernel = ints(w.shape[2:])
+    windows = window_attrs(n, rank, kernel)
+    if windows is None:
+        return None
+    strides, dilations = windows
+    pads = onnx_windows.padding(n.attrs, x.shape[2:], kernel, strides, dilations)
+    if isinstance(pads, str):
+        n.refuse(pads)
+    if n.refused:
+        return None
+    begins = [b + e for b, e in zip(as_2d(pads[0], rank, 0), begins_extra)]
+    ends = [b + e for b, e in zip(as_2d(pads[1], rank, 0), ends_extra)]
+    if min(begins + ends) < 0:
+        n.refuse(f"negative pads {pads[0] + pads[1]} (cropping) are not supported")
+        return None
+    weight = w if rank == 2 else w[:, :, None, :]
+    op = ops.Conv2d(weight, bias, as_2d(strides, rank, 1), (begins[0], ends[0], begins[1],
+                    ends[1]), as_2d(dilations, rank, 1), int(n.attr("group", 1)))
+    return unlift(n, n.emit(op, [lift(n, x)]), len(x.shape))
+
+
+@handles("ConvTranspose")
+def conv_transpose(n):
+    x, w = n.tensor(0), n.param(1, "the weight")
+    bias = n.param(2, "the bias")
+    if not spatial(n, x, "transposed convolution") or w is None:
+        return None
+    rank = len(x.shape) - 2
+    kernel = ints(w.shape[2:])
+    windows = window_attrs(n, rank, kernel)
+    if windows is None:
+        return None
+    strides, dilations = windows
+    pads = onnx_windows.conv_transpose_padding(n.attrs, x.shape[2:], kernel, strides,
+                                               dilations)
+    if isinstance(pads, str):
+        n.refuse(pads)
+        return None
+    crop, output_padding = pads
+    weight = w if rank == 2 else w[:, :, None, :]
+    op = ops.ConvTranspose2d(weight, bias, as_2d(strides, rank, 1), as_2d(crop, rank, 0),
+                             as_2d(output_padding, rank, 0), int(n.attr("group", 1)),
+                             as_2d(dilations, rank, 1))
+    return unlift(n, n.emit(op, [lift(n, x)]), len(x.shape))
+
+
+# --- normalisation ---------------------------------------------------------------------------
+
+@handles("BatchNormalization")
+def batch_norm(n):
+    x = n.tensor(0)
+    gamma, beta, mean, var = (n.param(i, what) for i, what in
+                              ((1, "scale"), (2, "B"), (3, "mean"), (4, "var")))
+    eps = float(n.attr("epsilon", 1e-5))
+    extra_outputs = [o for o in n.proto.output[1:] if o]
+    training = bool(n.attr("training_mode", 0)) or (n.opset < 14 and bool(extra_outputs)) \
+        or (n.opset < 7 and not n.attr("is_test", 0))
+    if n.opset < 9 and not n.attr("spatial", 1):
+        n.refuse("spatial=0 (statistics per activation, not per channel) is not supported")
+    if training and any(n.uses(i) for i in range(1, len(n.proto.output))):
+        n.refuse("training mode with its running statistics as outputs is not supported; "
+                 "export the model in eval mode")
+    if training and x is not None and len(x.shape) != 4:
+        n.refuse(f"batch statistics (training mode) of a {len(x.shape)}-D input: smelt "
+                 "computes them for 4-D inputs")
+    if n.refused or x is None:
+        return None
+    c = x.shape[1] if len(x.shape) > 1 else 0
+    if training or len(x.shape) == 4:    # an eval BatchNorm2d folds into the conv before it
+        op = ops.BatchNorm2d(c, eps, 1 - float(n.attr("momentum", 0.9)), gamma, beta, mean,
+                             var, training, False)
+        return n.emit(op, [x])
+    scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
+    return n.emit(ops.ChannelAffine(scale, beta - mean * scale), [x])
+
+
+@handles("LRN")
+def lrn(n):
+    x = n.tensor(0)
+    size = int(n.attr("size"))
+    if size % 2 == 0:
+        n.refuse(f"size={size}: ONNX centres an even window one channel later than "
+                 "PyTorch's LocalResponseNorm; smelt supports odd sizes")
+    if n.refused:
+        return None
+    return n.emit(ops.LocalResponseNorm(size, float(n.attr("alpha", 1e-4)),
+                                        float(n.attr("beta", 0.75)),
+                                        float(n.attr("bias", 1.0))), [x])
+
+
+# --- activations -----------------------------------------------------------------------------
+
+def activation(make):
+    def handler(n):
+        x = n.tensor(0)
+        op = make(n)
+        return None if n.refused or op is None else n.emit(op, [x])
+    return handler
+
+
+SELU_DEFAULTS = (1.67326319217681884765625, 1.05070102214813232421875)
+
+
+def selu(n):
+    alpha, gamma = n.attr("alpha", SELU_DEFAULTS[0]), n.attr("gamma", SELU_DEFAULTS[1])
+    if same_f32(alpha, SELU_DEFAULTS[0]) and same_f32(gamma, SELU_DEFAULTS[1]):
+        return ops.SELU()
+    n.refuse(f"alpha={alpha}, gamma={gamma}: smelt's SELU has the standard constants only")
+    return None
+
+
+OPS.update({
+    "Relu": activation(lambda n: ops.ReLU()),
+    "Sigmoid": activation(lambda n: ops.Sigmoid()),
+    "Tanh": activation(lambda n: ops.Tanh()),
+    "HardSwish": activation(lambda n: ops.Hardswish()),
+    "LeakyRelu": activation(lambda n: ops.LeakyReLU(float(n.attr("alpha", 0.01)))),
+    "Elu": activation(lambda n: ops.ELU(float(n.attr("alpha", 1.0)))),
+    "Selu": activation(selu),
+    "Neg": activation(lambda n: ops.ScalarOp("mul", -1.0)),
+})
+
+
+@handles("HardSigmoid")
+def hard_sigmoid(n):
+    x = n.tensor(0)
+    alpha, beta = float(n.attr("alpha", 0.2)), float(n.attr("beta", 0.5))
+    if n.refused:
+        return None
+    if same_f32(alpha, 1 / 6) and beta == 0.5:        # PyTorch's Hardsigmoid
+        return n.emit(ops.Hardsigmoid(), [x])
+    y = n.emit(ops.ScalarOp("mul", alpha), [x])       # max(0, min(1, alpha * x + beta))
+    return n.emit(ops.Hardtanh(0.0, 1.0), [n.emit(ops.ScalarOp("add", beta), [y])])
+
+
+@handles("Clip")
+def clip(n):
+    x = n.tensor(0)
+    if n.opset < 11:
+        lo, hi = n.attr("min", -np.inf), n.attr("max", np.inf)
+    else:
+        lo, hi = (n.const(i, what) for i, what in ((1, "min"), (2, "max")))
+        lo = -np.inf if lo is None else float(np.asarray(lo).reshape(-1)[0])
+        hi = np.inf if hi is None else float(np.asarray(hi).reshape(-1)[0])
+    if n.refused:
+        return None
+    lo = -np.inf if lo <= np.finfo(np.float32).min else float(lo)
+    hi = np.inf if hi >= np.finfo(np.float32).max else float(hi)
+    if lo == 0 and hi == 6:
+        return n.emit(ops.ReLU6(), [x])
+    if lo == 0 and hi == np.inf:
+        return n.emit(ops.ReLU(), [x])
+    return n.emit(ops.Hardtanh(lo, hi), [x])
+
+
+@handles("Softmax")
+def softmax(n):
+    x = n.tensor(0)
+    if x is None:
+        return None
+    rank = len(x.shape)
+    axis = int(n.attr("axis", 1 if n.opset < 13 else -1)) % max(rank, 1)
+    if n.opset >= 13 or all(d == 1 for d in x.shape[axis + 1:]):
+        return n.emit(ops.Softmax(axis), [x])
+    # before opset 13: softmax of the input flattened to 2-D at `axis`
+    rows = int(np.prod(x.shape[:axis]))
+    y = n.emit(ops.Softmax(1), [view(n, x, (rows, int(np.prod(x.shape[axis:]))))])
+    return view(n, y, x.shape)
+
+
+@handles("Identity")
+def identity(n):
+    return n.value(0)
+
+
+@handles("Dropout")
+def dropout(n):
+    x = n.value(0)
+    training = n.const(2, "training_mode") if n.opset >= 12 else None
+    ratio = n.const(1, "ratio") if n.opset >= 12 else n.attr("ratio", 0.5)
+    if training is not None and bool(training) and float(np.asarray(
+            0.5 if ratio is None else ratio)) > 0:
+        n.refuse("training_mode=True draws random masks; export the model in eval mode")
+    return None if n.refused else [x, None]
+
+
+# --- arithmetic ------------------------------------------------------------------------------
+
+#: ONNX operator -> (smelt binary op, ScalarOp kind for x op c, for c op x)
+ARITHMETIC = {"Add": (ops.Add, "add", "add"), "Sub": (ops.Sub, "sub", "rsub"),
+              "Mul": (ops.Mul, "mul", "mul"), "Div": (ops.Div, "div", "rdiv")}
+
+
+@handles("Add", "Sub", "Mul", "Div")
+def arithmetic(n):
+    a, b = n.value(0), n.value(1)
+    if n.opset < 7 and n.attr("broadcast") and "axis" in n.attrs:   # legacy broadcasting
+        if isinstance(b, np.ndarray):
+            b = b.reshape(b.shape + (1,) * (len(shape_of(n, a)) - n.attr("axis") - b.ndim))
+        else:
+            n.refuse("opset 6 broadcasting of a computed tensor along an axis")
+            return None
+    return combine(n, n.op_type, a, b, n.proto.input[0], n.proto.input[1])
+
+
+@handles("Sum")
+def sum_(n):
+    values = [n.value(i) for i in range(len(n.proto.input))]
+    consts = [v for v in values if isinstance(v, np.ndarray)]
+    tensors = [v for v in values if not isinstance(v, np.ndarray)]
+    y = tensors[0]
+    for t in tensors[1:]:
+        y = combine(n, "Add", y, t)
+        if y is None:
+            return None
+    if consts:
+        y = combine(n, "Add", y, sum(consts[1:], consts[0]))
+    return y
+
+
+def shape_of(n, value) -> tuple:
+    return value.shape if isinstance(value, np.ndarray) else n.walk.shape_of(value)
+
+
+def combine(n, kind: str, a, b, a_name: str = "", b_name: str = ""):
+    """a <kind> b with numpy broadcasting, where a or b is a traced tensor."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        swapped = isinstance(a, np.ndarray)
+        x, c = (b, a) if swapped else (a, b)
+        x_name = b_name if swapped else a_name
+        return with_constant(n, kind, n.walk.materialize(x) if not isinstance(x, Tensor)
+                             else x, c.astype(np.float32), swapped, x_name)
+    a, b = (v if isinstance(v, Tensor) else n.walk.materialize(v) for v in (a, b))
+    if kind == "Mul":
+        fused = gated(n, a, b)
+        fused = gated(n, b, a) if fused is None else fused
+        if fused is not None:
+            return fused
+    if len(a.shape) != len(b.shape):          # numpy aligns trailing dims
+        rank = max(len(a.shape), len(b.shape))
+        a, b = (view(n, t, (1,) * (rank - len(t.shape)) + t.shape) for t in (a, b))
+    op_class = ARITHMETIC[kind][0]
+    if broadcasts_into(b.shape, a.shape):
+        return n.emit(op_class(), [a, b])
+    if broadcasts_into(a.shape, b.shape):
+        if op_class.commutative:
+            return n.emit(op_class(), [b, a])
+        if kind == "Sub":                     # a - b = -(b - a), exactly
+            return n.emit(ops.ScalarOp("mul", -1.0), [n.emit(ops.Sub(), [b, a])])
+    n.refuse(f"{kind} of tensors of shapes {a.shape} and {b.shape}: smelt supports equal "
+             "shapes and operands broadcast over the spatial dims (N x C x 1 x 1)")
+    return None
+
+
+def broadcasts_into(small: tuple, big: tuple) -> bool:
+    """small is big's shape, or broadcasts over big with 1s from the third dim on (smelt's
+    binary ops: the same shape, or a per-(batch, channel) operand)."""
+    return small == big or (len(small) == len(big) and
+                            all(s in (b, 1) for s, b in zip(small[:2], big[:2])) and
+                            all(s == 1 for s in small[2:]))
+
+
+def gated(n, x: Tensor, gate: Tensor) -> Tensor | None:
+    """x * sigmoid(x) as SiLU and x * hardsigmoid(x) as Hardswish, as PyTorch exports them."""
+    if gate.node.inputs[:1] != [x.node]:
+        return None
+    if isinstance(gate.node.op, ops.Sigmoid):
+        return n.emit(ops.SiLU(), [x])
+    if isinstance(gate.node.op, ops.Hardsigmoid):
+        return n.emit(ops.Hardswish(), [x])
+    return None
+
+
+def with_constant(n, kind: str, x: Tensor, c: np.ndarray, swapped: bool, x_name: str):
+    """x <kind> c (or c <kind> x when swapped) for a constant c: a ScalarOp when c is one
+    value, a ChannelAffine (or a Linear's bias) when it is one value per channel."""
+    rank = max(len(x.shape), c.ndim)
+    aligned = (1,) * (rank - c.ndim) + c.shape
+    if rank > len(x.shape) or not all(a in (1, d) for a, d in zip(aligned, x.shape)):
+        n.refuse(f"{kind} with a constant of shape {c.shape} broadcasts the tensor "
+                 f"{x.shape} to a larger shape")
+        return None
+    op_class, kind_x, kind_c = ARITHMETIC[kind]
+    if c.size == 1:
+        return n.emit(ops.ScalarOp(kind_c if swapped else kind_x, float(c.reshape(-1)[0])),
+                      [x])
+    if kind == "Add" and isinstance(x.node.op, ops.Linear) and \
+            "bias" not in x.node.op.params and n.walk.consumers.get(x_name) == 1 and \
+            aligned[-1] == x.shape[-1] and all(d == 1 for d in aligned[:-1]):
+        weight = x.node.op.params["weight"]    # MatMul + Add: one Linear with a bias
+        return n.emit(ops.Linear(weight, c.reshape(-1)),
+                      [Tensor(x.node.inputs[0], x._tracer)])
+    if len(x.shape) < 2 or any(d != 1 for i, d in enumerate(aligned) if i != 1):
+        n.refuse(f"{kind} with a constant of shape {c.shape} over a tensor of shape "
+                 f"{x.shape}: smelt supports scalar and per-channel (dim 1) constants")
+        return None
+    v = c.reshape(-1).astype(np.float64)
+    one, zero = np.ones_like(v), np.zeros_like(v)
+    affine = {("Add", False): (one, v), ("Add", True): (one, v),
+              ("Sub", False): (one, -v), ("Sub", True): (-one, v),
+              ("Mul", False): (v, zero), ("Mul", True): (v, zero),
+              ("Div", False): (1 / v, zero)}.get((kind, swapped))   # x / c as x * (1 / c)
+    if affine is None:
+        n.refuse("dividing a per-channel constant by a tensor is not supported")
+        return None
+    return n.emit(ops.ChannelAffine(*affine), [x])
+
+
+# --- linear ----------------------------------------------------------------------------------
+
+@handles("Gemm")
+def gemm(n):
+    a, b = n.tensor(0), n.param(1, "B")
+    c = n.param(2, "C")
+    alpha, beta = float(n.attr("alpha", 1.0)), float(n.attr("beta", 1.0))
+    if n.attr("transA", 0):
+        n.refuse("transA=1 (a transposed input) is not supported")
+    if a is not None and len(a.shape) != 2:
+        n.refuse(f"Gemm of a {len(a.shape)}-D input")
+    if n.refused or b is None:
+        return None
+    weight = b.astype(np.float64) if n.attr("transB", 0) else b.T.astype(np.float64)
+    bias = None
+    if c is not None and beta != 0:
+        out = weight.shape[0]
+        if c.size not in (1, out) or c.size == out and c.ndim == 2 and c.shape[0] != 1:
+            n.refuse(f"C of shape {c.shape}: smelt adds a bias per output feature")
+            return None
+        bias = np.broadcast_to(beta * c.reshape(-1).astype(np.float64), (out,))
+        bias = bias.astype(np.float32)
+    return n.emit(ops.Linear((alpha * weight).astype(np.float32), bias), [a])
+
+
+@handles("MatMul")
+def matmul(n):
+    a, b = n.tensor(0), n.param(1, "the second operand")
+    if b is not None and b.ndim != 2:
+        n.refuse(f"a second operand of shape {b.shape}: smelt multiplies by a matrix")
+    if n.refused or a is None:
+        return None
+    return n.emit(ops.Linear(np.ascontiguousarray(b.T), None), [a])
+
+
+# --- pooling ---------------------------------------------------------------------------------
+
+def pool(n, average: bool):
+    x = n.tensor(0)
+    if not spatial(n, x, "pooling"):
+        return None
+    rank = len(x.shape) - 2
+    kernel = ints(n.attr("kernel_shape"))
+    windows = window_attrs(n, rank, kernel)
+    ceil, count_pad = bool(n.attr("ceil_mode", 0)), bool(n.attr("count_include_pad", 0))
+    if average and windows is not None and any(d != 1 for d in windows[1]):
+        n.refuse(f"dilations={list(windows[1])}: smelt's average pooling has none")
+    if n.refused:
+        return None
+    strides, dilations = windows
+    pads = onnx_windows.padding(n.attrs, x.shape[2:], kernel, strides, dilations)
+    if isinstance(pads, str):
+        n.refuse(pads)
+        return None
+    args = (as_2d(x.shape[2:], rank, 1), as_2d(kernel, rank, 1), as_2d(strides, rank, 1),
+            as_2d(dilations, rank, 1), as_2d(pads[0], rank, 0), as_2d(pads[1], rank, 0))
+    match = onnx_windows.match_pool(*args, ceil, count_pad, average)
+    if match is None:
+        n.refuse(f"pads {list(pads[0]) + list(pads[1])} with kernel {list(kernel)} and "
+                 f"strides {list(strides)}: no smelt pooling (symmetric padding of at most "
+                 "half the kernel, or adaptive) reads the same windows")
+        return None
+    if match[0] == "adaptive":
+        op = ops.AdaptiveAvgPool2d(match[1]) if average else ops.AdaptiveMaxPool2d(match[1])
+    elif average:
+        op = ops.AvgPool2d(args[1], args[2], match[1], match[2], count_pad, None)
+    else:
+        op = ops.MaxPool2d(args[1], args[2], match[1], match[2], args[3])
+    return unlift(n, n.emit(op, [lift(n, x)]), len(x.shape))
+
+
+@handles("MaxPool")
+def max_pool(n):
+    y = pool(n, average=False)
+    return None if y is None else [y, None]        # no indices output
+
+
+@handles("AveragePool")
+def average_pool(n):
+    return pool(n, average=True)
+
+
+@handles("GlobalAveragePool", "GlobalMaxPool")
+def global_pool(n):
+    x = n.tensor(0)
+    if not spatial(n, x, "global pooling"):
+        return None
+    op = ops.AdaptiveAvgPool2d((1, 1)) if n.op_type == "GlobalAveragePool" else \
+        ops.AdaptiveMaxPool2d((1, 1))
+    return unlift(n, n.emit(op, [lift(n, x)]), len(x.shape))
+
+
+@handles("ReduceMean")
+def reduce_mean(n):
+    x = n.tensor(0)
+    if x is None:
+        return None
+    rank = len(x.shape)
+    axes = n.const(1, "axes") if n.opset >= 18 else n.attr("axes")
+    keep = bool(n.attr("keepdims", 1))
+    if axes is None or len(axes) == 0:
+        if n.opset >= 18 and n.attr("noop_with_empty_axes", 0):
+            return x
+        axes = range(rank)
+    axes = sorted({int(a) % rank for a in np.asarray(axes).reshape(-1)})
+    if rank not in (3, 4) or not axes or axes[0] < 2:
+        n.refuse(f"the mean over axes {axes} of a {rank}-D tensor: smelt averages over "
+                 "the spatial axes (2 and 3) of 3-D and 4-D tensors")
+    if n.refused:
+        return None
+    size = (1 if 2 in axes else None, 1 if 3 in axes else None) if rank == 4 else (None, 1)
+    y = n.emit(ops.AdaptiveAvgPool2d(size), [lift(n, x)])
+    shape = [1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes]
+    return view(n, y, shape)
+
+
+# --- shape -----------------------------------------------------------------------------------
+
+@handles("Flatten")
+def flatten(n):
+    x = n.tensor(0)
+    if x is None:
+        return None
+    axis = int(n.attr("axis", 1)) % (len(x.shape) + 1)
+    return view(n, x, (int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:]))))
+
+
+@handles("Reshape")
+def reshape(n):
+    x, target = n.tensor(0), n.const(1, "the shape")
+    if n.refused or x is None:
+        return None
+    target = [int(d) for d in target]
+    if not n.attr("allowzero", 0):
+        target = [x.shape[i] if d == 0 else d for i, d in enumerate(target)]
+    if -1 in target:
+        known = int(np.prod([d for d in target if d != -1]))
+        target[target.index(-1)] = int(np.prod(x.shape)) // max(known, 1)
+    if int(np.prod(target)) != int(np.prod(x.shape)):
+        n.refuse(f"cannot reshape {x.shape} to {target}")
+        return None
+    return view(n, x, target)
+
+
+@handles("Squeeze", "Unsqueeze")
+def squeeze(n):
+    x = n.tensor(0)
+    if x is None:
+        return None
+    axes = n.const(1, "axes") if n.opset >= 13 else n.attr("axes")
+    if n.refused:
+        return None
+    stand_in = np.broadcast_to(np.float32(0), x.shape)
+    shape = onnx_fold.RULES[n.op_type]([stand_in, axes], {"axes": axes}, n.opset).shape
+    return view(n, x, shape)
+
+
+@handles("Concat")
+def concat(n):
+    xs = [n.tensor(i) for i in range(len(n.proto.input)) if n.has(i)]
+    if n.refused or None in xs:
+        return None
+    if len(xs) == 1:
+        return xs[0]
+    return n.emit(ops.Cat(int(n.attr("axis")) % len(xs[0].shape)), xs)
+
+
+@handles("Cast")
+def cast(n):
+    x = n.tensor(0)
+    if n.attr("to") != 1:
+        n.refuse(f"casting to {n.attr('to')} (smelt computes in float32)")
+    return None if n.refused else x
+
+
+@handles("Transpose")
+def transpose(n):
+    x = n.tensor(0)
+    if x is None:
+        return None
+    rank = len(x.shape)
+    perm = ints(n.attr("perm", range(rank - 1, -1, -1)))
+    shape = tuple(x.shape[p] for p in perm)
+    if [p for p in perm if x.shape[p] != 1] == [i for i in range(rank) if x.shape[i] != 1]:
+        return view(n, x, shape)              # only size-1 dims move: a view
+    source = Tensor(x.node.inputs[0], x._tracer) if isinstance(x.node.op, ops.View) else None
+    if source is not None and len(source.shape) == 4:
+        y = shuffle(n, source, x.shape, perm)
+        if y is not None:
+            return view(n, y, shape)
+    n.refuse(f"perm={list(perm)} on a tensor of shape {x.shape}: smelt supports channel "
+             "shuffles (Reshape-Transpose-Reshape), depth-to-space patterns and transposes "
+             "that only move dims of size 1")
+    return None
+
+
+def shuffle(n, x: Tensor, split: tuple, perm: tuple) -> Tensor | None:
+    """The data movement of a Reshape of x to `split` and a Transpose by `perm`, when it is a
+    channel shuffle or a depth-to-space (its result then only needs a view)."""
+    b, c, h, w = x.shape
+    if perm == (0, 2, 1, 3, 4) and len(split) == 5 and split[0] == b and \
+            split[1] * split[2] == c and split[3:] == (h, w):
+        return n.emit(ops.ChannelShuffle(split[1]), [x])
+    if len(split) == 6 and split[0] == b and split[4:] == (h, w):
+        if perm == (0, 1, 4, 2, 5, 3) and split[2] == split[3]:       # CRD: PixelShuffle
+            return n.emit(ops.PixelShuffle(split[2]), [x])
+        if perm == (0, 3, 4, 1, 5, 2) and split[1] == split[2]:       # DCR
+            return depth_to_space(n, x, split[1], "DCR")
+    return None
+
+
+def depth_to_space(n, x: Tensor, r: int, mode: str) -> Tensor:
+    """DCR reads channel (i * r + j) * C + c where CRD (PixelShuffle) reads
+    c * r * r + i * r + j: a channel shuffle in r * r groups first makes one the other."""
+    if mode == "DCR" and r > 1:
+        x = n.emit(ops.ChannelShuffle(r * r), [x])
+    return n.emit(ops.PixelShuffle(r), [x])
+
+
+@handles("DepthToSpace")
+def depth_to_space_op(n):
+    x = n.tensor(0)
+    mode = n.attr("mode", "DCR")
+    if x is not None and len(x.shape) != 4:
+        n.refuse(f"a {len(x.shape)}-D input (smelt takes N x C x H x W)")
+    if mode not in ("DCR", "CRD"):
+        n.refuse(f"mode={mode!r}")
+    return None if n.refused else depth_to_space(n, x, int(n.attr("blocksize")), mode)
+
+
+@handles("Split")
+def split(n):
+    x = n.tensor(0)
+    if x is None:
+        return None
+    axis = int(n.attr("axis", 0)) % len(x.shape)
+    sizes = n.const(1, "split") if n.opset >= 13 else n.attr("split")
+    count = len(n.proto.output)
+    if sizes is None:
+        size = -(-x.shape[axis] // count)
+        sizes = [min(size, x.shape[axis] - i * size) for i in range(count)]
+    if axis != 1:
+        n.refuse(f"splitting along axis {axis}: smelt slices channels (axis 1)")
+    if n.refused:
+        return None
+    starts = np.cumsum([0] + [int(s) for s in sizes])
+    return [n.emit(ops.ChannelSlice(int(a), int(b)), [x]) for a, b in zip(starts, starts[1:])]
+
+
+@handles("Slice")
+def slice_(n):
+    x = n.tensor(0)
+    if x is None:
+        return None
+    if n.opset < 10:
+        starts, ends, axes, steps = n.attr("starts"), n.attr("ends"), n.attr("axes"), None
+    else:
+        starts, ends, axes, steps = (n.const(i, what) for i, what in
+                                     ((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")))
+    if n.refused:
+        return None
+    rank = len(x.shape)
+    axes = range(len(starts)) if axes is None else [int(a) % rank for a in axes]
+    steps = [1] * len(starts) if steps is None else steps
+    kept = {}
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        span = range(x.shape[axis])[slice(int(start), int(end), int(step))]
+        if span != range(x.shape[axis]):
+            kept[axis] = span
+    if not kept:
+        return x
+    if list(kept) != [1] or kept[1].step != 1 or len(kept[1]) == 0:
+        n.refuse(f"slicing {dict((a, (r.start, r.stop, r.step)) for a, r in kept.items())} "
+                 f"of a tensor of shape {x.shape}: smelt slices a contiguous range of "
+                 "channels (axis 1)")
+        return None
+    return n.emit(ops.ChannelSlice(kept[1].start, kept[1].stop), [x])
+
+
+# --- padding and resizing --------------------------------------------------------------------
+
+PAD_MODES = {"reflect": "reflect", "edge": "replicate", "wrap": "circular"}
+
+
+@handles("Pad")
+def pad(n):
+    from .onnx_graph import Padded
+    x = n.tensor(0)
+    mode = n.attr("mode", "constant")
+    if n.opset < 11:
+        pads, value = n.attr("pads", n.attr("paddings")), n.attr("value", 0.0)
+    else:
+        pads, value = n.const(1, "pads"), n.const(2, "constant_value")
+        value = 0.0 if value is None or value.size == 0 else float(value.reshape(-1)[0])
+    axes = n.const(3, "axes") if n.opset >= 18 else None
+    if n.refused or x is None:
+        return None
+    rank = len(x.shape)
+    axes = range(rank) if axes is None else [int(a) % rank for a in axes]
+    begins, ends = [0] * rank, [0] * rank
+    pads = [int(p) for p in pads]
+    for i, axis in enumerate(axes):
+        begins[axis], ends[axis] = pads[i], pads[i + len(axes)]
+    if any(begins[:2] + ends[:2]) or rank != 4 or min(begins + ends) < 0:
+        n.refuse(f"pads {pads} of a {rank}-D tensor: smelt pads height and width of 4-D "
+                 "tensors, by non-negative amounts")
+    if mode == "constant" and value != 0:
+        n.refuse(f"constant padding with {value}: smelt pads with zeros")
+    if mode != "constant" and mode not in PAD_MODES:
+        n.refuse(f"mode={mode!r}")
+    if n.refused:
+        return None
+    if not any(begins + ends):
+        return x
+    if mode != "constant":
+        return n.emit(ops.Pad(PAD_MODES[mode], (begins[2], ends[2], begins[3], ends[3])), [x])
+    padded = Padded(x, begins[2:], ends[2:], n.name)
+    if all(n.walk.model.graph.node[i].op_type == "Conv" for i in readers(n)) and \
+            n.uses() == len(readers(n)):
+        return padded          # every reader is a convolution: it pads for free
+    return n.walk.materialize(padded)
+
+
+def readers(n) -> list[int]:
+    """Indices of the ONNX nodes that read the node's first output."""
+    out = n.proto.output[0]
+    return [i for i, node in enumerate(n.walk.model.graph.node) if out in node.input]
+
+
+OPS["Resize"] = OPS["Upsample"] = resize
