@@ -21,6 +21,7 @@ from ..errors import ShapeError, UnsupportedModelError
 from ..graph import (Graph, Input, Node, Tensor, Tracer, format_shape, live_nodes,
                      normalize_input_shapes)
 from . import Problem, onnx_fold, onnx_ops
+from .onnx_lazy import Lazy
 
 #: the oldest opset of the standard domain the importer reads (PyTorch's old exports use 6)
 MIN_OPSET = 6
@@ -33,15 +34,6 @@ class Refused:
 
     def __init__(self, tensor: Tensor | None):
         self.tensor = tensor
-
-
-class Padded:
-    """A zero Pad that the convolutions reading it take as their own padding; anything else
-    reading it gets it padded (`Walk.materialize`)."""
-
-    def __init__(self, tensor: Tensor, begins: list, ends: list, name: str):
-        self.tensor, self.begins, self.ends, self.name = tensor, begins, ends, name
-        self.padded: Tensor | None = None
 
 
 class Skip(Exception):
@@ -156,6 +148,8 @@ class Walk:
             if isinstance(value, np.ndarray):
                 self.problem(out.name, "output", "the output is a constant: smelt compiles "
                              "tensors computed from the model's inputs")
+            elif isinstance(value, Lazy):
+                self.values[out.name] = value.force(self)
 
     def visit(self, proto, name: str) -> None:
         if proto.domain not in DOMAINS:
@@ -171,9 +165,8 @@ class Walk:
             if proto.op_type not in onnx_ops.OPS and proto.op_type not in onnx_fold.RULES:
                 self.problem(name, proto.op_type, f"operator {proto.op_type} is not supported")
             return self.refuse_outputs(proto)
-        if proto.op_type in ("Shape", "Size") and isinstance(inputs[0], (Tensor, Padded)):
-            shape = self.shape_of(inputs[0])
-            inputs[0] = np.broadcast_to(np.float32(0), shape)   # a shape without the data
+        if proto.op_type in ("Shape", "Size") and isinstance(inputs[0], (Tensor, Lazy)):
+            inputs[0] = np.broadcast_to(np.float32(0), inputs[0].shape)   # no data needed
         if all(v is None or isinstance(v, np.ndarray) for v in inputs) and \
                 onnx_fold.foldable(proto.op_type):
             try:
@@ -251,26 +244,10 @@ class Walk:
         self.names.add(name)
         return name
 
-    def shape_of(self, value) -> tuple:
-        return value.shape if isinstance(value, Tensor) else self.materialize(value).shape
-
-    def materialize(self, value: Padded) -> Tensor:
-        """A zero Pad read by something other than a convolution: a 1x1 depthwise identity
-        convolution whose padding does it (smelt's Pad op has no constant mode)."""
-        if value.padded is None:
-            x = value.tensor
-            c = x.shape[1]
-            (top, left), (bottom, right) = value.begins, value.ends
-            op = onnx_ops.ops.Conv2d(np.ones((c, 1, 1, 1), np.float32), None, (1, 1),
-                                     (top, bottom, left, right), (1, 1), c)
-            value.padded = self.tracer.emit(op, [x], self.unique(value.name))
-        return value.padded
-
     def graph(self) -> Graph:
         outputs = []
         for out in self.model.graph.output:
             value = self.values[out.name]
-            value = self.materialize(value) if isinstance(value, Padded) else value
             want = declared_shape(out)
             if want is not None and None not in want and tuple(want) != value.shape:
                 raise ShapeError(f"output {out.name!r}: the file declares "
@@ -299,7 +276,7 @@ class OnnxNode:
         return i < len(self.proto.input) and self.proto.input[i] != ""
 
     def value(self, i: int):
-        """Input i: a numpy constant, a Tensor, a Padded, or None when absent."""
+        """Input i: a numpy constant, a Tensor, a Lazy value, or None when absent."""
         if not self.has(i):
             return None
         value = self.walk.values[self.proto.input[i]]
@@ -332,13 +309,20 @@ class OnnxNode:
     def tensor(self, i: int) -> Tensor | None:
         """Input i, which must be computed from the model's input."""
         value = self.value(i)
-        if isinstance(value, Padded):
-            return self.walk.materialize(value)
-        if isinstance(value, Tensor):
-            return value
+        if isinstance(value, (Tensor, Lazy)):
+            return self.as_tensor(value)
         self.refuse(f"input {i} is a constant here; only tensors computed from the model's "
                     "input are supported")
         return None
+
+    def as_tensor(self, value) -> Tensor:
+        """A traced tensor or a lazy value as a traced tensor (skipping the node when a lazy
+        value cannot be one: its maker is reported instead)."""
+        if isinstance(value, Lazy):
+            value = value.force(self.walk)
+            if value is None:
+                raise Skip
+        return value
 
     def uses(self, i: int = 0) -> int:
         """How many nodes (and graph outputs) read output i."""

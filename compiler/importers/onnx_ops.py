@@ -13,6 +13,7 @@ import numpy as np
 from .. import limits, ops
 from ..graph import Tensor
 from . import onnx_fold, onnx_windows
+from .onnx_lazy import Padded, Permuted
 from .onnx_resize import resize
 
 OPS: dict = {}
@@ -87,7 +88,6 @@ def as_2d(values, rank: int, pad) -> tuple:
 
 @handles("Conv")
 def conv(n):
-    from .onnx_graph import Padded
     x, w = n.value(0), n.param(1, "the weight")
     bias = n.param(2, "the bias")
     begins_extra = ends_extra = (0, 0)
@@ -218,6 +218,7 @@ OPS.update({
     "Elu": activation(lambda n: ops.ELU(float(n.attr("alpha", 1.0)))),
     "Selu": activation(selu),
     "Neg": activation(lambda n: ops.ScalarOp("mul", -1.0)),
+    "Reciprocal": activation(lambda n: ops.ScalarOp("rdiv", 1.0)),
 })
 
 
@@ -255,14 +256,19 @@ def clip(n):
 
 @handles("Softmax")
 def softmax(n):
-    x = n.tensor(0)
-    if x is None:
-        return None
-    rank = len(x.shape)
+    x = n.value(0)
+    permuted = x if isinstance(x, Permuted) else None    # softmax over a moved axis
+    x = permuted.tensor if permuted else n.as_tensor(x)
+    shape = permuted.shape if permuted else x.shape
+    rank = len(shape)
     axis = int(n.attr("axis", 1 if n.opset < 13 else -1)) % max(rank, 1)
-    if n.opset >= 13 or all(d == 1 for d in x.shape[axis + 1:]):
-        return n.emit(ops.Softmax(axis), [x])
-    # before opset 13: softmax of the input flattened to 2-D at `axis`
+    if n.opset >= 13 or all(d == 1 for d in shape[axis + 1:]):
+        if permuted is None:
+            return n.emit(ops.Softmax(axis), [x])
+        y = n.emit(ops.Softmax(permuted.perm[axis]), [x])
+        return Permuted(y, permuted.perm, permuted.name)
+    # before opset 13: the softmax of the input flattened to 2-D at `axis`
+    x = n.as_tensor(permuted) if permuted else x
     rows = int(np.prod(x.shape[:axis]))
     y = n.emit(ops.Softmax(1), [view(n, x, (rows, int(np.prod(x.shape[axis:]))))])
     return view(n, y, x.shape)
@@ -296,7 +302,7 @@ def arithmetic(n):
     a, b = n.value(0), n.value(1)
     if n.opset < 7 and n.attr("broadcast") and "axis" in n.attrs:   # legacy broadcasting
         if isinstance(b, np.ndarray):
-            b = b.reshape(b.shape + (1,) * (len(shape_of(n, a)) - n.attr("axis") - b.ndim))
+            b = b.reshape(b.shape + (1,) * (len(a.shape) - n.attr("axis") - b.ndim))
         else:
             n.refuse("opset 6 broadcasting of a computed tensor along an axis")
             return None
@@ -318,19 +324,14 @@ def sum_(n):
     return y
 
 
-def shape_of(n, value) -> tuple:
-    return value.shape if isinstance(value, np.ndarray) else n.walk.shape_of(value)
-
-
 def combine(n, kind: str, a, b, a_name: str = "", b_name: str = ""):
     """a <kind> b with numpy broadcasting, where a or b is a traced tensor."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         swapped = isinstance(a, np.ndarray)
         x, c = (b, a) if swapped else (a, b)
         x_name = b_name if swapped else a_name
-        return with_constant(n, kind, n.walk.materialize(x) if not isinstance(x, Tensor)
-                             else x, c.astype(np.float32), swapped, x_name)
-    a, b = (v if isinstance(v, Tensor) else n.walk.materialize(v) for v in (a, b))
+        return with_constant(n, kind, n.as_tensor(x), c.astype(np.float32), swapped, x_name)
+    a, b = n.as_tensor(a), n.as_tensor(b)
     if kind == "Mul":
         fused = gated(n, a, b)
         fused = gated(n, b, a) if fused is None else fused
@@ -583,11 +584,13 @@ def cast(n):
 
 @handles("Transpose")
 def transpose(n):
-    x = n.tensor(0)
-    if x is None:
-        return None
+    x = n.value(0)
     rank = len(x.shape)
     perm = ints(n.attr("perm", range(rank - 1, -1, -1)))
+    if isinstance(x, Permuted):                      # a transpose back, or another one
+        x, perm, name = x.tensor, tuple(x.perm[p] for p in perm), x.name
+    else:
+        x, name = n.as_tensor(x), n.name
     shape = tuple(x.shape[p] for p in perm)
     if [p for p in perm if x.shape[p] != 1] == [i for i in range(rank) if x.shape[i] != 1]:
         return view(n, x, shape)              # only size-1 dims move: a view
@@ -596,10 +599,7 @@ def transpose(n):
         y = shuffle(n, source, x.shape, perm)
         if y is not None:
             return view(n, y, shape)
-    n.refuse(f"perm={list(perm)} on a tensor of shape {x.shape}: smelt supports channel "
-             "shuffles (Reshape-Transpose-Reshape), depth-to-space patterns and transposes "
-             "that only move dims of size 1")
-    return None
+    return Permuted(x, perm, name)           # refused unless a Softmax reads through it
 
 
 def shuffle(n, x: Tensor, split: tuple, perm: tuple) -> Tensor | None:
@@ -692,7 +692,6 @@ PAD_MODES = {"reflect": "reflect", "edge": "replicate", "wrap": "circular"}
 
 @handles("Pad")
 def pad(n):
-    from .onnx_graph import Padded
     x = n.tensor(0)
     mode = n.attr("mode", "constant")
     if n.opset < 11:
@@ -709,9 +708,9 @@ def pad(n):
     pads = [int(p) for p in pads]
     for i, axis in enumerate(axes):
         begins[axis], ends[axis] = pads[i], pads[i + len(axes)]
-    if any(begins[:2] + ends[:2]) or rank != 4 or min(begins + ends) < 0:
-        n.refuse(f"pads {pads} of a {rank}-D tensor: smelt pads height and width of 4-D "
-                 "tensors, by non-negative amounts")
+    if any(begins[:2] + ends[:2]) or rank not in (3, 4) or min(begins + ends) < 0:
+        n.refuse(f"pads {pads} of a {rank}-D tensor: smelt pads the spatial dims of 3-D and "
+                 "4-D tensors, by non-negative amounts")
     if mode == "constant" and value != 0:
         n.refuse(f"constant padding with {value}: smelt pads with zeros")
     if mode != "constant" and mode not in PAD_MODES:
@@ -720,13 +719,15 @@ def pad(n):
         return None
     if not any(begins + ends):
         return x
+    (top, left), (bottom, right) = as_2d(begins[2:], rank - 2, 0), as_2d(ends[2:], rank - 2, 0)
     if mode != "constant":
-        return n.emit(ops.Pad(PAD_MODES[mode], (begins[2], ends[2], begins[3], ends[3])), [x])
-    padded = Padded(x, begins[2:], ends[2:], n.name)
-    if all(n.walk.model.graph.node[i].op_type == "Conv" for i in readers(n)) and \
-            n.uses() == len(readers(n)):
+        y = n.emit(ops.Pad(PAD_MODES[mode], (top, bottom, left, right)), [lift(n, x)])
+        return unlift(n, y, rank)
+    padded = Padded(lift(n, x), [top, left], [bottom, right], n.name)
+    if rank == 4 and n.uses() == len(readers(n)) and \
+            all(n.walk.model.graph.node[i].op_type == "Conv" for i in readers(n)):
         return padded          # every reader is a convolution: it pads for free
-    return n.walk.materialize(padded)
+    return unlift(n, padded.force(n.walk), rank)
 
 
 def readers(n) -> list[int]:
