@@ -268,6 +268,53 @@ class Tensor:
         y = self._tracer.emit(AdaptiveAvgPool2d((1, 1)), [self], name)
         return y if keepdim else y.view(self.shape[0], self.shape[1])
 
+    def split(self, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
+        """Pieces along dim 1 (channels), as torch.split: an int gives pieces of that size
+        (the last one smaller), a list gives their sizes."""
+        name = self._tracer.scoped_name("split")
+        channels = self._channel_dim(name, dim)
+        sizes = split_size_or_sections
+        if isinstance(sizes, int) and not isinstance(sizes, bool) and sizes > 0:
+            sizes = [min(sizes, channels - start) for start in range(0, channels, sizes)]
+        elif not (isinstance(sizes, (list, tuple)) and all(
+                isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in sizes)
+                and sum(sizes) == channels):
+            raise ShapeError(f"{name}: split sizes {split_size_or_sections!r} do not divide "
+                             f"the {channels} channels of shape {self.shape}")
+        return self._channel_pieces(name, list(sizes))
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """`chunks` pieces along dim 1 (channels) of ceil(C / chunks) channels each, the last
+        smaller (and fewer pieces when they run out), as torch.chunk."""
+        name = self._tracer.scoped_name("chunk")
+        channels = self._channel_dim(name, dim)
+        if not isinstance(chunks, int) or isinstance(chunks, bool) or chunks < 1:
+            raise TraceError(f"{name}: chunks must be a positive int, got {chunks!r}")
+        size = -(-channels // chunks)
+        return self._channel_pieces(
+            name, [min(size, channels - start) for start in range(0, channels, size)])
+
+    def _channel_dim(self, name: str, dim) -> int:
+        """The number of channels, or a TraceError unless `dim` is dim 1 of a >= 2-D tensor."""
+        rank = len(self.shape)
+        if not isinstance(dim, int) or rank < 2 or not -rank <= dim < rank or dim % rank != 1:
+            raise TraceError(f"{name}: only pieces along dim 1 (channels) are supported, got "
+                             f"dim={dim!r} for shape {self.shape}")
+        return self.shape[1]
+
+    def _channel_pieces(self, name: str, sizes: list[int]) -> tuple[Tensor, ...]:
+        from .ops.shape import ChannelSlice
+        if len(sizes) == 1:
+            return (self,)
+        pieces, start = [], 0
+        for i, size in enumerate(sizes):
+            if size == 0:               # torch returns an empty tensor; smelt has none
+                raise ShapeError(f"{name}: piece {i} would have no channels (sizes {sizes})")
+            pieces.append(self._tracer.emit(ChannelSlice(start, start + size), [self],
+                                            f"{name}.{i}"))
+            start += size
+        return tuple(pieces)
+
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         from .ops.shape import Flatten
         return self._tracer.emit(Flatten(start_dim, end_dim), [self],

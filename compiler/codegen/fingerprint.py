@@ -49,7 +49,7 @@ def canonical(value):
 
 def step_text(step) -> str:
     """The C a fused step renders to, with placeholder indices: captures its literals."""
-    at = {"n": "N", "c": "C", "off": "OFF", "operands": step.operands,
+    at = {"n": "N", "c": "C", "off": "OFF", "index": "INDEX", "operands": step.operands,
           "operand_offsets": [f"OFF_{o}" for o in step.operands],
           "param": lambda name: f"{step.prefix}_{name}",
           "seed": f"state[{step.seed.offset}]" if step.seed else None}

@@ -38,13 +38,29 @@ def apply_steps(spec, steps: list, v: str, n, c, off, h=None, w=None) -> str:
     offset `off` in the output (index expressions)."""
     lines = []
     for step in steps:
-        at = {"n": n, "c": c, "off": off, "operands": step.operands,
+        index = logical_index(spec, off, n, c, h, w) if step.op.position_dependent else None
+        at = {"n": n, "c": c, "off": off, "index": index, "operands": step.operands,
               "operand_offsets": [operand_offset(spec, o, off, n, c, h, w)
                                   for o in step.operands],
               "param": lambda name, prefix=step.prefix: f"{prefix}_{name}",
               "seed": f"(uint64_t)state[{step.seed.offset}]" if step.seed else None}
         lines.append(f"{v} = {step.op.c_apply(v, at)};")
     return "\n".join(lines)
+
+
+def logical_index(spec, off, n, c, h, w):
+    """The element's index in its tensor's logical (row-major NCHW) order, whatever the
+    output's layout: `off` itself in NCHW; for a blocked (N, C/V, H, W, V) output, from the
+    channel and the pixel (h, w, or the pixel the offset holds)."""
+    if spec.node.store is not None:
+        raise ValueError(f"{spec.name}: a store pattern moves the element away from its "
+                         "logical index (fuse_pixel_shuffle keeps such steps out)")
+    if not spec.out_layout.blocked:
+        return off
+    channels, height, width = spec.out_shape[1:]
+    pixel = lift(h) * width + w if h is not None and w is not None else \
+        lift(off) // spec.out_layout.v % (height * width)
+    return (lift(n) * channels + c) * (height * width) + pixel
 
 
 def broadcast_offset(layout, shape, n, c):

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from ..codegen.env import c_identifier
 from ..graph import Graph, Node
-from ..ops import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Cat, Conv2d, ConvTranspose2d,
-                   Elementwise, Linear, MaxPool2d, Pad, PixelShuffle, Reorder, Softmax, Upsample)
-from . import (conv, conv_blocked, conv_dot, conv_transpose_blocked, depthwise, eltwise, layout,
-               linear, norm, pool, pool_blocked, shape, shape_blocked, softmax)
+from ..ops import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, BatchNorm2d, Cat,
+                   ChannelGather, Conv2d, ConvTranspose2d, Elementwise, Linear, LocalResponseNorm,
+                   MaxPool2d, Pad, PixelShuffle, Reorder, Softmax, Upsample)
+from . import (channels, conv, conv_blocked, conv_dot, conv_transpose_blocked, depthwise, eltwise,
+               layout, linear, norm, pool, pool_blocked, shape, shape_blocked, softmax)
 from .spec import KernelSpec
 from .family import Family, Layouts
 
@@ -24,11 +25,14 @@ FAMILIES: dict[type, tuple[Family, ...]] = {
     MaxPool2d: (pool_blocked.POOL2D_BLOCKED, pool.POOL2D),
     AvgPool2d: (pool_blocked.POOL2D_BLOCKED, pool.POOL2D),
     AdaptiveAvgPool2d: (pool_blocked.POOL2D_BLOCKED, pool.POOL2D),
+    AdaptiveMaxPool2d: (pool_blocked.POOL2D_BLOCKED, pool.POOL2D),
     Upsample: (shape_blocked.UPSAMPLE_BLOCKED, shape.UPSAMPLE_NEAREST, shape.UPSAMPLE_BILINEAR),
     Cat: (shape_blocked.CAT_BLOCKED, shape.CAT),
     Pad: (shape.PAD,),
     PixelShuffle: (shape.PIXEL_SHUFFLE,),
+    ChannelGather: (channels.CHANNEL_GATHER_BLOCKED, channels.CHANNEL_GATHER),  # shuffle, slice
     BatchNorm2d: (norm.BATCH_STATS,),
+    LocalResponseNorm: (norm.LOCAL_RESPONSE_NORM,),
     Reorder: (layout.REORDER,),
     Elementwise: (eltwise.ELTWISE,),      # every elementwise op
 }

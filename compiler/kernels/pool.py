@@ -1,6 +1,6 @@
-"""Lowerings of MaxPool2d, AvgPool2d and AdaptiveAvgPool2d.
+"""Lowerings of MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and AdaptiveMaxPool2d.
 
-All three run one template, pool2d.c.j2, driven by per-axis window tables computed here: for
+All four run one template, pool2d.c.j2, driven by per-axis window tables computed here: for
 every output row (column) the first input row (column) of its window that lies inside the
 input, how many taps of the window do, and for averages the divisor factor of that axis.
 PyTorch's padding and ceil-mode rules live in these tables, so the C has no bounds checks.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from ..ops.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from ..ops.pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 from .spec import KernelSpec
 from .family import Family, nchw_only
 from .shape import plane_nc
@@ -45,7 +45,7 @@ def window_tables(op, size: int, axis: int):
 
 
 def adaptive_tables(size: int, out: int):
-    """AdaptiveAvgPool2d tables along one axis: (first, count, divisor factor) per output."""
+    """Adaptive pool tables along one axis: (first, count, divisor factor) per output."""
     windows = AdaptiveAvgPool2d.windows(size, out)
     counts = [end - start for start, end in windows]
     return [start for start, _ in windows], counts, counts
@@ -59,10 +59,10 @@ def pool_tables(op, h: int, w: int, oh: int, ow: int) -> dict:
     PyTorch sums an AvgPool2d window in float, row by row, and divides once by an integer
     divisor; AdaptiveAvgPool2d divides the float window sum by the row count, then by the
     column count, except that for a 1x1 output it takes the mean (one division by H*W)."""
-    if isinstance(op, AdaptiveAvgPool2d):
+    if isinstance(op, (AdaptiveAvgPool2d, AdaptiveMaxPool2d)):
         divide = "product" if (oh, ow) == (1, 1) else "each"
-        return dict(kind="avg", divide=divide, rows=adaptive_tables(h, oh),
-                    cols=adaptive_tables(w, ow), dilation=(1, 1))
+        return dict(kind="avg" if isinstance(op, AdaptiveAvgPool2d) else "max", divide=divide,
+                    rows=adaptive_tables(h, oh), cols=adaptive_tables(w, ow), dilation=(1, 1))
     kind = "max" if isinstance(op, MaxPool2d) else "avg"
     return dict(kind=kind, divide="product", rows=window_tables(op, h, 0),
                 cols=window_tables(op, w, 1), dilation=op.dilation if kind == "max" else (1, 1))
@@ -91,10 +91,12 @@ def lower_pool(spec: KernelSpec, note: str) -> None:
 
 
 def pool2d(spec: KernelSpec, target) -> None:
-    """Any of the three pools, NCHW."""
+    """Any of the four pools, NCHW."""
     notes = {MaxPool2d: "max pooling, NCHW, NaN-propagating max over clipped window tables",
              AvgPool2d: "average pooling, NCHW, float sum over clipped window tables",
-             AdaptiveAvgPool2d: "adaptive average pooling, NCHW, float sum over window tables"}
+             AdaptiveAvgPool2d: "adaptive average pooling, NCHW, float sum over window tables",
+             AdaptiveMaxPool2d: "adaptive max pooling, NCHW, NaN-propagating max over window "
+                                "tables"}
     lower_pool(spec, "reference " + notes[type(spec.node.op)])
 
 

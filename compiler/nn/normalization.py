@@ -1,4 +1,4 @@
-"""BatchNorm2d, as torch.nn.BatchNorm2d."""
+"""BatchNorm2d and LocalResponseNorm, as torch.nn."""
 from __future__ import annotations
 
 import numpy as np
@@ -62,3 +62,20 @@ class BatchNorm2d(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class LocalResponseNorm(Module):
+    """x / (k + alpha / size * sum of x^2 over `size` neighbouring channels)^beta."""
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size = A.integer("LocalResponseNorm", "size", size, 1, "MAX_KERNEL")
+        self.alpha = A.real("LocalResponseNorm", "alpha", alpha)
+        self.beta = A.real("LocalResponseNorm", "beta", beta)
+        self.k = A.real("LocalResponseNorm", "k", k)
+
+    def forward(self, x):
+        return emit(ops.LocalResponseNorm(self.size, self.alpha, self.beta, self.k), x)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

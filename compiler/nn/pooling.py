@@ -1,4 +1,4 @@
-"""MaxPool2d, AvgPool2d and AdaptiveAvgPool2d, as torch.nn."""
+"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and AdaptiveMaxPool2d, as torch.nn."""
 from __future__ import annotations
 
 from .. import limits, ops
@@ -66,26 +66,52 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+def _output_size(layer: str, output_size) -> tuple:
+    """An adaptive pool's output_size as a pair (None keeps that input size), checked."""
+    sizes = (output_size, output_size) if A.is_int(output_size) else \
+        tuple(output_size) if isinstance(output_size, (tuple, list)) else None
+    if sizes is None or len(sizes) != 2 or not all(s is None or A.is_int(s) for s in sizes):
+        raise TypeError(f"{layer}: output_size must be an int or a pair of ints "
+                        f"(None keeps that input size), got {output_size!r}")
+    if any(s is not None and s < 1 for s in sizes):
+        A.reject(layer, "output_size", output_size, "sizes must be >= 1")
+    A.at_most(layer, "output_size", output_size, [s for s in sizes if s is not None],
+              "MAX_SPATIAL")
+    return sizes
+
+
 class AdaptiveAvgPool2d(Module):
     """Average pooling to a fixed output size; None in output_size keeps that input size."""
 
     def __init__(self, output_size):
         super().__init__()
-        sizes = (output_size, output_size) if A.is_int(output_size) else \
-            tuple(output_size) if isinstance(output_size, (tuple, list)) else None
-        if sizes is None or len(sizes) != 2 or not all(s is None or A.is_int(s) for s in sizes):
-            raise TypeError(f"AdaptiveAvgPool2d: output_size must be an int or a pair of ints "
-                            f"(None keeps that input size), got {output_size!r}")
-        if any(s is not None and s < 1 for s in sizes):
-            A.reject("AdaptiveAvgPool2d", "output_size", output_size, "sizes must be >= 1")
-        A.at_most("AdaptiveAvgPool2d", "output_size", output_size,
-                  [s for s in sizes if s is not None], "MAX_SPATIAL")
+        _output_size("AdaptiveAvgPool2d", output_size)
         self.output_size = output_size
 
     def forward(self, x):
-        sizes = self.output_size
-        sizes = (sizes, sizes) if A.is_int(sizes) else tuple(sizes)
-        return emit(ops.AdaptiveAvgPool2d(sizes), x)
+        return emit(ops.AdaptiveAvgPool2d(_output_size("AdaptiveAvgPool2d", self.output_size)),
+                    x)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool2d(Module):
+    """Max pooling to a fixed output size; None in output_size keeps that input size. NaN in a
+    window gives NaN, as torch."""
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        _output_size("AdaptiveMaxPool2d", output_size)
+        if return_indices:
+            A.reject("AdaptiveMaxPool2d", "return_indices", return_indices,
+                     "only return_indices=False: smelt does not return pooling indices")
+        self.output_size = output_size
+        self.return_indices = False
+
+    def forward(self, x):
+        return emit(ops.AdaptiveMaxPool2d(_output_size("AdaptiveMaxPool2d", self.output_size)),
+                    x)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

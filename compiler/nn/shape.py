@@ -1,4 +1,4 @@
-"""Flatten, PixelShuffle and Upsample, as torch.nn."""
+"""Flatten, PixelShuffle, ChannelShuffle and Upsample, as torch.nn."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ from .. import ops
 from . import _args as A
 from .module import Module, emit
 
-UPSAMPLE_MODES = ("nearest", "nearest-exact", "bilinear", "area")
+UPSAMPLE_MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
 
 
 class Flatten(Module):
@@ -37,11 +37,26 @@ class PixelShuffle(Module):
         return f"upscale_factor={self.upscale_factor}"
 
 
+class ChannelShuffle(Module):
+    """Interleave `groups` groups of channels (ShuffleNet): channel k*groups + g of the result
+    is channel g*(C/groups) + k of the input."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = A.integer("ChannelShuffle", "groups", groups, 1)
+
+    def forward(self, x):
+        return emit(ops.ChannelShuffle(self.groups), x)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"
+
+
 class Upsample(Module):
     """Resize H, W to `size` or by `scale_factor` (one value or one per axis).
 
-    Modes: nearest, nearest-exact, bilinear (align_corners both ways) and area (adaptive
-    average pooling), indexing exactly as PyTorch does for non-integer scales too.
+    Modes: nearest, nearest-exact, bilinear and bicubic (align_corners both ways) and area
+    (adaptive average pooling), indexing exactly as PyTorch does for non-integer scales too.
     """
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -50,9 +65,9 @@ class Upsample(Module):
         self.mode = A.choice("Upsample", "mode", mode, UPSAMPLE_MODES)
         if (size is None) == (scale_factor is None):
             A.reject("Upsample", "size", size, "give exactly one of size or scale_factor")
-        if align_corners is not None and mode != "bilinear":
-            A.reject("Upsample", "align_corners", align_corners,
-                     "align_corners can only be set with the interpolating mode 'bilinear'")
+        if align_corners is not None and mode not in ops.Upsample.INTERPOLATING:
+            A.reject("Upsample", "align_corners", align_corners, "align_corners can only be "
+                     "set with the interpolating modes 'bilinear' and 'bicubic'")
         if recompute_scale_factor and size is not None:
             A.reject("Upsample", "recompute_scale_factor", recompute_scale_factor,
                      "it only applies with scale_factor (as in PyTorch), not with size")

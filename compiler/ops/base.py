@@ -45,6 +45,9 @@ class Op:
     absorbs_epilogue = True
     #: an elementwise op whose result depends on the element's batch or channel index
     channel_dependent = False
+    #: an elementwise op whose result depends on the element's logical index (a per-element
+    #: dropout mask): it gets that index as `at["index"]`, and no store pattern may move it
+    position_dependent = False
     #: creates new channels (a convolution): it decides the layout of what follows it, where
     #: other ops with a blocked kernel keep their input's
     channel_source = False

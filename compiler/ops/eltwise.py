@@ -395,4 +395,67 @@ class Dropout2dTrain(Elementwise):
                 f"{self.keep_threshold()}u ? {v} * {scale} : {v} * 0.0f)")
 
 
+def element_hashes(seed: int, step: int, count: int) -> np.ndarray:
+    """plane_hash(seed, step, i, 0) for every i < count, vectorised (uint64 arithmetic wraps
+    as C's does): DropoutTrain's per-element draw."""
+    h = seed & MASK64
+    h = _splitmix(h ^ (step & MASK64))             # the scalar words, in Python ints
+    out = np.full(count, h, np.uint64)
+    for word in (np.arange(count, dtype=np.uint64), np.uint64(0)):
+        out = _splitmix_array(out ^ word)
+    return (out >> np.uint64(32)).astype(np.uint32)
+
+
+def _splitmix(h: int) -> int:
+    h = (h * 0x9E3779B97F4A7C15) & MASK64
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & MASK64
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & MASK64
+    return h ^ (h >> 31)
+
+
+def _splitmix_array(h: np.ndarray) -> np.ndarray:
+    h = h * np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+class DropoutTrain(Dropout2dTrain):
+    """Zero each element with probability p; scale survivors by 1/(1-p) (nn.Dropout, train).
+
+    Element i (its index in the tensor's logical, row-major order) is kept when
+    plane_hash(seed, call number, i, 0) >= the threshold: the same C helper as Dropout2d, each
+    element hashed as a plane of its own, so the mask depends neither on the thread count nor
+    on the physical layout (blocked kernels pass the logical index, `at["index"]`).
+    """
+
+    channel_dependent = True     # never fused through a view, over a cat or as a prologue
+    #: the result depends on the element's logical index: no store pattern may move it
+    position_dependent = True
+
+    def infer_shape(self, x):
+        return x
+
+    def reference(self, x, step: int = 0):
+        if self.p >= 1:
+            return (x * np.float32(0)).astype(np.float32)
+        keep = element_hashes(self.seed, step, x.size) >= np.uint32(self.keep_threshold())
+        scale = np.float32(1.0 / (1.0 - self.p))
+        mask = np.where(keep, scale, np.float32(0)).astype(np.float32).reshape(x.shape)
+        return (x * mask).astype(np.float32)
+
+    def c_apply(self, v, at):
+        if self.p >= 1:
+            return f"{v} * 0.0f"
+        if self.p <= 0:
+            return v
+        scale = c_float(1.0 / (1.0 - self.p))
+        return (f"(smelt_plane_hash({at['seed']}, step, {at['index']}, 0) >= "
+                f"{self.keep_threshold()}u ? {v} * {scale} : {v} * 0.0f)")
+
+
 __all__ = ["Elementwise", "Activation", *Elementwise.registry, "OpShapeError"]

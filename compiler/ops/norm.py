@@ -1,4 +1,5 @@
-"""BatchNorm2d: running statistics in eval mode, batch statistics in train mode."""
+"""BatchNorm2d (running statistics in eval mode, batch statistics in train mode) and
+LocalResponseNorm."""
 from __future__ import annotations
 
 import numpy as np
@@ -73,3 +74,41 @@ class BatchNorm2d(Op):
         else:
             scale, shift = self.eval_scale_shift()
         return (x64 * scale[None, :, None, None] + shift[None, :, None, None]).astype(np.float32)
+
+
+class LocalResponseNorm(Op):
+    """y = x / (k + alpha / size * sum of x^2 over the channel window)^beta, the window of
+    channel c being c - size//2 .. c + (size-1)//2 (zeros past the ends), in PyTorch's float32
+    steps: square, window sum, / size, * alpha, + k, pow, divide. Dim 1 is the channel dim
+    for any rank >= 3 ((N, C, L) too, as torch)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        self.size, self.alpha, self.beta, self.k = int(size), float(alpha), float(beta), float(k)
+
+    def attrs(self):
+        return {"size": self.size, "alpha": self.alpha, "beta": self.beta, "k": self.k}
+
+    def infer_shape(self, x):
+        self.require(len(x) >= 3, f"expected a 3-D or higher input, got {len(x)}-D")
+        return x
+
+    def flops(self, in_shapes, out_shape):
+        return (self.size + 5) * numel(out_shape)
+
+    def window(self, c: int, channels: int) -> tuple[int, int]:
+        """The channels [first, end) summed for channel c (clipped to the tensor)."""
+        return max(c - self.size // 2, 0), min(c + (self.size - 1) // 2 + 1, channels)
+
+    def reference(self, x):
+        n, c = x.shape[:2]
+        x3 = x.reshape(n, c, -1).astype(np.float32)
+        square = x3 * x3
+        padded = np.zeros((n, c + self.size - 1, x3.shape[2]), np.float32)
+        padded[:, self.size // 2:self.size // 2 + c] = square
+        total = np.zeros_like(x3)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for j in range(self.size):                 # float32 sum, in channel order
+                total += padded[:, j:j + c]
+            div = total / np.float32(self.size) * np.float32(self.alpha) + np.float32(self.k)
+            div = np.power(div, np.float32(self.beta), dtype=np.float32)
+            return (x3 / div).astype(np.float32).reshape(x.shape)

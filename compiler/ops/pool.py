@@ -1,4 +1,4 @@
-"""MaxPool2d, AvgPool2d and AdaptiveAvgPool2d with PyTorch's window arithmetic."""
+"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and AdaptiveMaxPool2d with PyTorch's window arithmetic."""
 from __future__ import annotations
 
 import numpy as np
@@ -107,12 +107,13 @@ class AvgPool2d(_Pool2d):
         return y
 
 
-class AdaptiveAvgPool2d(Op):
-    """Average over windows [floor(i*H/OH), ceil((i+1)*H/OH)) for any output size."""
-
+class _AdaptivePool2d(Op):
+    """Pool over windows [floor(i*H/OH), ceil((i+1)*H/OH)) for any output size."""
 
     def __init__(self, output_size):
-        self.output_size = output_size          # (oh or None, ow or None)
+        if isinstance(output_size, int):
+            output_size = (output_size, output_size)
+        self.output_size = tuple(output_size)   # (oh or None, ow or None)
 
     def attrs(self):
         return {"output_size": self.output_size}
@@ -138,5 +139,21 @@ class AdaptiveAvgPool2d(Op):
         y = np.empty(x.shape[:-2] + (oh, ow), dtype=np.float32)
         for i, (h0, h1) in enumerate(self.windows(h, oh)):
             for j, (w0, w1) in enumerate(self.windows(w, ow)):
-                y[..., i, j] = x[..., h0:h1, w0:w1].astype(np.float64).mean(axis=(-2, -1))
+                y[..., i, j] = self.pool(x[..., h0:h1, w0:w1])
         return y
+
+
+class AdaptiveAvgPool2d(_AdaptivePool2d):
+    """The mean of each window."""
+
+    @staticmethod
+    def pool(window):
+        return window.astype(np.float64).mean(axis=(-2, -1))
+
+
+class AdaptiveMaxPool2d(_AdaptivePool2d):
+    """The max of each window; NaN anywhere in it gives NaN, as PyTorch."""
+
+    @staticmethod
+    def pool(window):
+        return np.max(window, axis=(-2, -1))        # np.max propagates NaN

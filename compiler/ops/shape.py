@@ -1,4 +1,5 @@
-"""Ops that only move data: Flatten, View, PixelShuffle, Upsample, Cat."""
+"""Ops that only move data: Flatten, View, PixelShuffle, Upsample, channel gathers
+(ChannelShuffle, ChannelSlice), Cat."""
 from __future__ import annotations
 
 import math
@@ -104,9 +105,32 @@ class PixelShuffle(Op):
         return np.ascontiguousarray(y.reshape(*lead, c // (r * r), h * r, w * r))
 
 
+#: the cubic convolution kernel's parameter in PyTorch (and in Keys' paper: a = -0.5 there)
+CUBIC_A = -0.75
+
+
+def cubic_weights(t: np.float32) -> list[np.float32]:
+    """PyTorch's get_cubic_upsample_coefficients for the fraction t, in float32: the weights
+    of the taps at offsets -1, 0, 1, 2. Its x86-64 build contracts some multiply-adds into
+    FMAs (found by comparing every weight with torch 2.13's): the first two of the far
+    polynomial, the first of the near one."""
+    a = np.float32(CUBIC_A)
+
+    def near(x):            # |x| <= 1: ((A + 2) x - (A + 3)) x^2 + 1
+        return fma_f32(a + np.float32(2), x, -(a + np.float32(3))) * x * x + np.float32(1)
+
+    def far(x):             # 1 < |x| < 2: ((A x - 5A) x + 8A) x - 4A
+        inner = fma_f32(fma_f32(a, x, -5 * CUBIC_A), x, 8 * CUBIC_A)
+        return inner * x - np.float32(4) * a
+
+    t = np.float32(t)
+    one = np.float32(1)
+    return [far(t + one), near(t), near(one - t), far(one - t + one)]
+
+
 class Upsample(Op):
-    """Resize H and W by nearest, nearest-exact or bilinear interpolation, indexing exactly as
-    PyTorch's CPU kernels do (scales and source positions in float32)."""
+    """Resize H and W by nearest, nearest-exact, bilinear or bicubic interpolation, indexing
+    exactly as PyTorch's CPU kernels do (scales and source positions in float32)."""
 
 
     def __init__(self, mode: str, size, scale_factor, align_corners: bool,
@@ -121,7 +145,7 @@ class Upsample(Op):
             out["size"] = self.size
         else:
             out["scale_factor"] = self.scale_factor
-        if self.mode == "bilinear":
+        if self.mode in self.INTERPOLATING:
             out["align_corners"] = self.align_corners
         return out
 
@@ -136,12 +160,15 @@ class Upsample(Op):
         self.require(oh > 0 and ow > 0, f"output size {oh}x{ow} is not positive")
         return (x[0], x[1], oh, ow)
 
+    #: the modes that take align_corners
+    INTERPOLATING = ("bilinear", "bicubic")
+
     def flops(self, in_shapes, out_shape):
-        return 4 * numel(out_shape) if self.mode == "bilinear" else 0
+        return {"bilinear": 4, "bicubic": 20}.get(self.mode, 0) * numel(out_shape)
 
     def _scale(self, size: int, out: int, axis: int) -> np.float32:
         """PyTorch's compute_scales_value / area_pixel_compute_scale, in float32."""
-        if self.mode == "bilinear" and self.align_corners:
+        if self.mode in self.INTERPOLATING and self.align_corners:
             return np.float32((size - 1) / (out - 1)) if out > 1 else np.float32(0)
         if self.scale_factor is not None and not self.recompute_scale_factor \
                 and self.scale_factor[axis] > 0:
@@ -191,9 +218,27 @@ class Upsample(Op):
             result.append((i0, i1, np.float32(1) - lam1, lam1))
         return result
 
+    def cubic_sources(self, size: int, out: int, axis: int):
+        """Per output index: the four source indices (clamped to the input, as PyTorch clamps
+        the taps at the borders) and their float32 weights."""
+        scale = self._scale(size, out, axis)
+        result = []
+        for o in range(out):
+            if self.align_corners:
+                src = np.float32(scale * np.float32(o))
+            else:               # no clamping at 0 for cubic: the taps reach past the border
+                src = fma_f32(scale, o + 0.5, -0.5)
+            i = min(int(math.floor(src)), size - 1)
+            t = np.float32(min(max(src - np.float32(i), np.float32(0)), np.float32(1)))
+            result.append(([min(max(i - 1 + j, 0), size - 1) for j in range(4)],
+                           cubic_weights(t)))
+        return result
+
     def reference(self, x):
         n, c, h, w = x.shape
         oh, ow = self.out_size(h, w)
+        if self.mode == "bicubic":
+            return self.bicubic_reference(x, oh, ow)
         if self.mode != "bilinear":
             small = self.small_output(oh, ow)
             rows = self.nearest_sources(h, oh, 0, small)
@@ -207,6 +252,92 @@ class Upsample(Op):
                 bottom = b0 * x[:, :, h1, w0] + b1 * x[:, :, h1, w1]
                 y[:, :, i, j] = a0 * top + a1 * bottom
         return y
+
+
+    def bicubic_reference(self, x, oh: int, ow: int):
+        """Written apart from cubic_sources (vectorised over the output positions): each
+        output is sum_i wr[i] * (sum_j wc[j] * x[row_i, col_j]), summed in PyTorch's order."""
+        def axis_taps(size, out, axis):
+            scale = self._scale(size, out, axis)
+            o = np.arange(out, dtype=np.float32)
+            if self.align_corners:
+                src = (scale * o).astype(np.float32)
+            else:
+                src = np.array([fma_f32(scale, k + 0.5, -0.5) for k in range(out)], np.float32)
+            first = np.minimum(np.floor(src).astype(np.int64), size - 1)
+            t = np.clip(src - first.astype(np.float32), 0, 1).astype(np.float32)
+            taps = np.clip(first[:, None] + np.arange(-1, 3), 0, size - 1)
+            weights = np.stack([cubic_weights(ti) for ti in t]).astype(np.float32)
+            return taps, weights
+
+        rows, wr = axis_taps(x.shape[2], oh, 0)
+        cols, wc = axis_taps(x.shape[3], ow, 1)
+        y = np.zeros(x.shape[:2] + (oh, ow), np.float32)
+        for i in range(4):
+            g = x[:, :, rows[:, i]]                        # N, C, OH, W
+            inner = np.zeros_like(y)
+            for j in range(4):
+                inner += g[:, :, :, cols[:, j]] * wc[:, j]
+            y += inner * wr[:, i, None]
+        return y
+
+
+class ChannelGather(Op):
+    """Output channel o is input channel sources(C)[o] (dim 1; any rank >= 2): the ops that
+    only pick or reorder channels."""
+
+    def sources(self, channels: int) -> list[int]:
+        raise NotImplementedError
+
+    def infer_shape(self, x):
+        self.require(len(x) >= 2, f"expected at least a 2-D input, got {len(x)}-D")
+        return (x[0], len(self.sources(x[1]))) + tuple(x[2:])
+
+    def flops(self, in_shapes, out_shape):
+        return 0
+
+    def reference(self, x):
+        return np.ascontiguousarray(x[:, self.sources(x.shape[1])])
+
+
+class ChannelShuffle(ChannelGather):
+    """torch.nn.ChannelShuffle: view dim 1 as (groups, C/groups), transpose, flatten back, so
+    output channel k*groups + g is input channel g*(C/groups) + k. Any rank >= 3, as torch."""
+
+    def __init__(self, groups: int):
+        self.groups = int(groups)
+
+    def attrs(self):
+        return {"groups": self.groups}
+
+    def infer_shape(self, x):
+        self.require(len(x) >= 3, f"expected at least a 3-D input, got {len(x)}-D")
+        self.require(x[1] % self.groups == 0,
+                     f"channels {x[1]} are not divisible by groups {self.groups}")
+        return super().infer_shape(x)
+
+    def sources(self, channels):
+        per = channels // self.groups
+        return [(o % self.groups) * per + o // self.groups for o in range(channels)]
+
+
+class ChannelSlice(ChannelGather):
+    """Channels [start, stop) of dim 1: a piece of x.chunk(n, dim=1) or x.split(s, dim=1)."""
+
+    def __init__(self, start: int, stop: int):
+        self.start, self.stop = int(start), int(stop)
+
+    def attrs(self):
+        return {"start": self.start, "stop": self.stop}
+
+    def infer_shape(self, x):
+        self.require(len(x) >= 2 and 0 <= self.start < self.stop <= x[1],
+                     f"channels [{self.start}, {self.stop}) are not a non-empty range of the "
+                     f"{x[1] if len(x) >= 2 else 0} channels in dim 1")
+        return super().infer_shape(x)
+
+    def sources(self, channels):
+        return list(range(self.start, self.stop))
 
 
 class Cat(Op):

@@ -9,9 +9,9 @@ from .fuse_epilogues import chain_ops
 def fuse_pixel_shuffle(graph: Graph) -> Graph:
     """A PixelShuffle whose input is a Conv2d result read by nothing else becomes the conv's
     store pattern: each result is written where the shuffle would move it. Not when a fused
-    step reads another tensor (its offsets are in the other layout), nor when a step after
-    the shuffle depends on the channel (the kernel knows the conv's channel, not the
-    shuffled one)."""
+    step reads another tensor (its offsets are in the other layout) or depends on the
+    element's position (a dropout mask), nor when a step after the shuffle depends on the
+    channel (the kernel knows the conv's channel, not the shuffled one)."""
     g = graph.copy()
     for shuffle in [n for n in g.nodes if isinstance(n.op, PixelShuffle)]:
         conv = shuffle.inputs[0]
@@ -19,7 +19,7 @@ def fuse_pixel_shuffle(graph: Graph) -> Graph:
                 or conv.store is not None or len(shuffle.inputs) != 1:
             continue
         steps = [f.op for f in conv.fused + shuffle.fused]
-        if any(op.extra_inputs for op in steps) or \
+        if any(op.extra_inputs or op.position_dependent for op in steps) or \
                 any(f.op.channel_dependent for f in shuffle.fused):
             continue
         conv.store, conv.store_after = shuffle, len(conv.fused)

@@ -94,4 +94,13 @@ CASES = [
          blocked("nn.AdaptiveAvgPool2d(1), nn.BatchNorm2d(20), nn.ReLU()", 20), (2, 3, 6, 5)),
     Case("blk_adaptive_tanh_c17", blocked("nn.AdaptiveAvgPool2d(2), nn.Tanh()", 17), (2, 3, 5, 6)),
     Case("blk_up_area_c20", blocked("nn.Upsample(size=(3, 4), mode='area')", 20), (1, 3, 7, 9)),
+    # AdaptiveMaxPool2d
+    Case("blk_adaptivemax_1_c20", blocked("nn.AdaptiveMaxPool2d(1)", 20), (2, 3, 5, 7)),
+    Case("blk_adaptivemax_overlap_c17", blocked("nn.AdaptiveMaxPool2d((4, 5))", 17),
+         (1, 3, 9, 11)),
+    Case("blk_adaptivemax_up_c16", blocked("nn.AdaptiveMaxPool2d(6)", 16), (1, 3, 4, 5)),
+    Case("blk_adaptivemax_nan_c20", blocked("nn.AdaptiveMaxPool2d(3)", 20), (1, 3, 7, 7),
+         data="nan"),
+    Case("blk_adaptivemax_relu_c8", blocked("nn.AdaptiveMaxPool2d(2), nn.ReLU()", 8),
+         (2, 3, 5, 6)),
 ]

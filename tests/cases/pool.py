@@ -1,4 +1,4 @@
-"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d: every argument, ceil-mode and padding edges, NaN,
+"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d: every argument, ceil-mode and padding edges, NaN,
 3-D input and fused epilogues."""
 from ..frameworks import Case
 
@@ -61,4 +61,15 @@ CASES = [
     Case("adaptive_nan", "nn.AdaptiveAvgPool2d(3)", (1, 2, 7, 7), data="nan"),
     Case("adaptive_tanh", "nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Tanh())", (2, 3, 5, 6)),
     Case("adaptive_residual", "Add(nn.AdaptiveAvgPool2d((5, 6)))", (1, 3, 5, 6)),
+    # AdaptiveMaxPool2d
+    Case("adaptivemax_1", "nn.AdaptiveMaxPool2d(1)", (2, 3, 5, 7)),
+    Case("adaptivemax_7_from_5", "nn.AdaptiveMaxPool2d(7)", (1, 3, 5, 5)),
+    Case("adaptivemax_none_3", "nn.AdaptiveMaxPool2d((None, 3))", (1, 2, 5, 7)),
+    Case("adaptivemax_overlap", "nn.AdaptiveMaxPool2d((4, 5))", (1, 2, 9, 11)),
+    Case("adaptivemax_3d", "nn.AdaptiveMaxPool2d((3, 2))", (4, 7, 5)),
+    Case("adaptivemax_nan", "nn.AdaptiveMaxPool2d(3)", (1, 2, 7, 7), data="nan"),
+    Case("adaptivemax_nan_global", "nn.AdaptiveMaxPool2d(1)", (2, 3, 4, 4), data="nan"),
+    Case("adaptivemax_extreme", "nn.AdaptiveMaxPool2d((2, 3))", (1, 3, 7, 8), data="extreme"),
+    Case("adaptivemax_sigmoid", "nn.Sequential(nn.AdaptiveMaxPool2d(2), nn.Sigmoid())",
+         (2, 3, 5, 6)),
 ]
