@@ -13,8 +13,14 @@ NEWEST = "newest"        # the newest opset the installed onnx knows (via its ve
 TORCH_MAX_OPSET = 23
 
 
-def torch_nets() -> dict:
-    """name -> (module factory, input shape, oldest opset it exports to faithfully)."""
+def torch_net(name: str):
+    """A torch.nn module of NETS (seeded), with its BatchNorms randomised, in eval mode."""
+    import torch
+    torch.manual_seed(0)
+    return randomize(build(name))
+
+
+def build(name: str):
     import torch
     from torch import nn
     import torch.nn.functional as F
@@ -148,23 +154,31 @@ def torch_nets() -> dict:
     interpolations = [("nearest", {"scale_factor": 2}), ("nearest", {"size": (11, 21)}),
                       ("bilinear", {"scale_factor": 2, "align_corners": False}),
                       ("bilinear", {"size": (9, 13), "align_corners": True}),
-                      ("bilinear", {"scale_factor": 0.5, "align_corners": False})]
-    return {
-        "activations": (Activations, (2, 3, 12, 12), 9),
-        "pools": (Pools, (2, 3, 13, 11), 11),       # dilated and ceil-mode pools need 10+
-        "residual": (Residual, (2, 3, 10, 10), 9),
-        "shuffle": (Shuffle, (2, 8, 6, 6), 11),    # Split of equal parts: 11+
-        "nearest": (lambda: Resizing(interpolations[:2]), (1, 2, 5, 7), 9),
-        "interpolate": (lambda: Resizing(interpolations[2:] + [
-            ("bicubic", {"scale_factor": 2, "align_corners": False}),
-            ("bicubic", {"size": (7, 9), "align_corners": True})]), (1, 2, 5, 7), 11),
-        "heads": (Heads, (2, 3, 16, 16), 9),
-        "padding": (Padding, (1, 3, 9, 8), 11),
-        "transposed": (Transposed, (1, 3, 5, 6), 9),
-        "one_d": (OneD, (2, 3, 4, 6), 9),
-        "norms": (Norms, (2, 3, 7, 7), 9),
-        "depth_to_space": (DepthToSpace, (1, 3, 4, 5), 9),
-    }
+                      ("bilinear", {"scale_factor": 0.5, "align_corners": False}),
+                      ("bicubic", {"scale_factor": 2, "align_corners": False}),
+                      ("bicubic", {"size": (7, 9), "align_corners": True})]
+    return {"activations": Activations, "pools": Pools, "residual": Residual,
+            "shuffle": Shuffle, "nearest": lambda: Resizing(interpolations[:2]),
+            "interpolate": lambda: Resizing(interpolations[2:]), "heads": Heads,
+            "padding": Padding, "transposed": Transposed, "one_d": OneD, "norms": Norms,
+            "depth_to_space": DepthToSpace}[name]()
+
+
+#: torch net -> (input shape, the oldest opset PyTorch exports it to faithfully)
+NETS = {
+    "activations": ((2, 3, 12, 12), 9),
+    "pools": ((2, 3, 13, 11), 11),          # dilated and ceil-mode pools need opset 10+
+    "residual": ((2, 3, 10, 10), 9),
+    "shuffle": ((2, 8, 6, 6), 11),          # Split into equal parts: 11+
+    "nearest": ((1, 2, 5, 7), 9),
+    "interpolate": ((1, 2, 5, 7), 11),      # before 11, linear resizing is not PyTorch's
+    "heads": ((2, 3, 16, 16), 9),
+    "padding": ((1, 3, 9, 8), 11),
+    "transposed": ((1, 3, 5, 6), 9),
+    "one_d": ((2, 3, 4, 6), 9),
+    "norms": ((2, 3, 7, 7), 9),
+    "depth_to_space": ((1, 3, 4, 5), 9),
+}
 
 
 def randomize(module, seed: int = 0):
@@ -214,14 +228,16 @@ def make_model(nodes, inputs, outputs, opset: int, initializers: dict | None = N
 
 
 def reference(model, *xs):
-    """The model's outputs from ONNX Runtime, or onnx's reference evaluator without it."""
+    """The model's outputs from ONNX Runtime, or from onnx's reference evaluator where ONNX
+    Runtime is missing or does not run the model (opset 6's legacy operators)."""
     names = [i.name for i in model.graph.input
              if i.name not in {t.name for t in model.graph.initializer}]
+    feeds = dict(zip(names, xs))
     try:
         import onnxruntime
-    except ImportError:
+        session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                               providers=["CPUExecutionProvider"])
+    except Exception:                  # ImportError, or NOT_IMPLEMENTED for old operators
         from onnx.reference import ReferenceEvaluator
-        return ReferenceEvaluator(model).run(None, dict(zip(names, xs)))
-    session = onnxruntime.InferenceSession(model.SerializeToString(),
-                                           providers=["CPUExecutionProvider"])
-    return session.run(None, dict(zip(names, xs)))
+        return ReferenceEvaluator(model).run(None, feeds)
+    return session.run(None, feeds)

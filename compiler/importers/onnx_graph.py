@@ -75,6 +75,15 @@ def declared_shape(value) -> tuple | None:
                  for d in t.shape.dim)
 
 
+def dims_text(value) -> str:
+    """A value's declared dims as text, symbolic ones by name (batchx3x224x224)."""
+    t = value.type.tensor_type
+    if not t.HasField("shape"):
+        return "of unknown rank"
+    return "x".join(str(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0
+                    else d.dim_param or "?" for d in t.shape.dim)
+
+
 class Walk:
     """One pass over an ONNX graph, building the smelt graph and the list of problems."""
 
@@ -114,13 +123,11 @@ class Walk:
             for v, want, have in zip(sources, declared, shapes):
                 if want is not None and (len(want) != len(have) or any(
                         w is not None and w != h for w, h in zip(want, have))):
-                    dims = "x".join("?" if w is None else str(w) for w in want)
-                    raise ValueError(f"input {v.name!r} is {dims} in the file; input_shape "
-                                     f"gives {format_shape(have)}")
+                    raise ValueError(f"input {v.name!r} is {dims_text(v)} in the file; "
+                                     f"input_shape gives {format_shape(have)}")
         else:
-            unknown = [f"{v.name!r} ({'x'.join('?' if d is None else str(d) for d in s)})"
-                       if s is not None else f"{v.name!r} (rank unknown)"
-                       for v, s in zip(sources, declared) if s is None or None in s]
+            unknown = [f"{v.name!r} ({dims_text(v)})" for v, s in zip(sources, declared)
+                       if s is None or None in s]
             if any(s is None for s in declared):
                 raise ValueError(f"the shape of input(s) {', '.join(unknown)} is not in the "
                                  "file: pass input_shape")

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import limits, ops
 from ..graph import Tensor
+from ..rng import generator
 from . import onnx_fold, onnx_windows
 from .onnx_lazy import Padded, Permuted
 from .onnx_resize import resize
@@ -281,13 +282,16 @@ def identity(n):
 
 @handles("Dropout")
 def dropout(n):
-    x = n.value(0)
+    x = n.tensor(0)
     training = n.const(2, "training_mode") if n.opset >= 12 else None
     ratio = n.const(1, "ratio") if n.opset >= 12 else n.attr("ratio", 0.5)
-    if training is not None and bool(training) and float(np.asarray(
-            0.5 if ratio is None else ratio)) > 0:
-        n.refuse("training_mode=True draws random masks; export the model in eval mode")
-    return None if n.refused else [x, None]
+    p = 0.5 if ratio is None else float(np.asarray(ratio).reshape(-1)[0])
+    if n.refused:
+        return None
+    if training is None or not bool(training) or p == 0:
+        return [x, None]                      # inference: the identity (no mask output)
+    seed = int(generator().integers(0, 2**53))   # as compiler.nn.Dropout draws it
+    return [n.emit(ops.DropoutTrain(p, seed), [x]), None]
 
 
 # --- arithmetic ------------------------------------------------------------------------------
@@ -700,6 +704,8 @@ def pad(n):
         pads, value = n.const(1, "pads"), n.const(2, "constant_value")
         value = 0.0 if value is None or value.size == 0 else float(value.reshape(-1)[0])
     axes = n.const(3, "axes") if n.opset >= 18 else None
+    if pads is None:
+        n.refuse("no pads given")
     if n.refused or x is None:
         return None
     rank = len(x.shape)
