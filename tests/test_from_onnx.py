@@ -143,6 +143,9 @@ HAND = {
     "hard_sigmoid_default": lambda: one("HardSigmoid", S4, 13),
     "hard_sigmoid_torch": lambda: one("HardSigmoid", S4, 13, alpha=1 / 6, beta=0.5),
     "hard_swish": lambda: one("HardSwish", S4, 14),
+    "prelu_per_channel": lambda: one("PRelu", S4, 13, {"a": weights(3, 1, 1)}, ("x", "a")),
+    "prelu_shared": lambda: one("PRelu", S4, 9, {"a": np.array([0.3], np.float32)},
+                                ("x", "a")),
     "activations": lambda: make_model(
         [node("Elu", ["x"], ["a"], alpha=0.3), node("Selu", ["a"], ["b"]),
          node("LeakyRelu", ["b"], ["c"], alpha=0.1), node("Neg", ["c"], ["d"]),
@@ -177,6 +180,8 @@ HAND = {
                                       strides=[2, 2], auto_pad="SAME_UPPER"),
     "maxpool_same_lower": lambda: one("MaxPool", (1, 2, 5, 5), 11, kernel_shape=[2, 2],
                                       strides=[2, 2], auto_pad="SAME_LOWER"),
+    "maxpool_edge_padding": lambda: one("MaxPool", (1, 2, 5, 6), 8, kernel_shape=[2, 2],
+                                        pads=[0, 0, 1, 1]),      # tiny-YOLOv2's last pool
     "avgpool_ceil": lambda: one("AveragePool", (1, 2, 7, 7), 19, kernel_shape=[3, 3],
                                 strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1),
     "global_pools": lambda: make_model(
@@ -348,6 +353,8 @@ STRUCTURE = {
     "per_channel_constants": ["ChannelAffine"] * 5 + ["ScalarOp"],
     "fold_shape_chain_9": ["Conv2d", "Flatten"], "fold_shape_chain_13": ["Conv2d", "Flatten"],
     "avgpool_global_by_pads": ["AdaptiveAvgPool2d"],
+    "maxpool_edge_padding": ["Pad", "MaxPool2d"],
+    "prelu_shared": ["LeakyReLU"],
     "matmul_add": ["Linear"],
     "pad_into_conv": ["Conv2d"],
     "pad_zero_alone": ["Conv2d", "ReLU"],
@@ -396,7 +403,8 @@ def test_training_batchnorm_uses_batch_statistics():
 def test_compiled_hand_built_graphs():
     """A few hand-built graphs end to end (the rest run in the NumPy interpreter above)."""
     for key in ("depth_to_space_dcr", "fold_shape_chain_13", "maxpool_uneven_pads",
-                "conv_transpose_uneven_pads", "pad_into_conv", "lrn", "channel_shuffle"):
+                "conv_transpose_uneven_pads", "pad_into_conv", "lrn", "channel_shuffle",
+                "maxpool_edge_padding", "prelu_per_channel"):
         model = HAND[key]()
         xs = inputs_for(key, [tuple(d.dim_value for d in model.graph.input[0].type.tensor_type
                                     .shape.dim)])
@@ -473,6 +481,15 @@ def test_every_unsupported_part_is_reported(tmp_path, monkeypatch):
         assert [(p.node, p.op) for p in error.value.problems] == found
         assert isinstance(error.value, compiler.SmeltError)
         assert "the model has 10 unsupported parts" in str(error.value)
+
+
+def test_pool_without_an_equivalent_is_refused():
+    """Counting padding, uneven pads change the divisor of the last window: no smelt pooling
+    divides alike."""
+    model = one("AveragePool", (1, 2, 7, 8), 11, kernel_shape=[3, 3], strides=[2, 2],
+                auto_pad="SAME_UPPER", count_include_pad=1)
+    (problem,) = compiler.check(model).problems
+    assert "pads [1, 0, 1, 1]" in problem.reason and "no smelt pooling" in problem.reason
 
 
 def test_supported_model_checks_ok():

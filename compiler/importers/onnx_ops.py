@@ -223,6 +223,27 @@ OPS.update({
 })
 
 
+@handles("PRelu")
+def prelu(n):
+    x, slope = n.tensor(0), n.param(1, "the slope")
+    if n.refused:
+        return None
+    if n.opset < 7 and slope.ndim == 1:           # PRelu-6: one slope per channel
+        slope = slope.reshape((-1,) + (1,) * (len(x.shape) - 2))
+    aligned = (1,) * (len(x.shape) - slope.ndim) + slope.shape
+    if slope.size == 1:
+        return n.emit(ops.LeakyReLU(float(slope.reshape(-1)[0])), [x])
+    if len(aligned) != len(x.shape) or len(x.shape) < 2 or aligned[1] != x.shape[1] or \
+            any(d != 1 for i, d in enumerate(aligned) if i != 1):
+        n.refuse(f"a slope of shape {slope.shape} for an input of shape {x.shape}: smelt "
+                 "takes one slope, or one per channel")
+        return None
+    # relu(x) - a * relu(-x), exactly: one of the two terms is always zero
+    negative = n.emit(ops.ReLU(), [n.emit(ops.ScalarOp("mul", -1.0), [x])])
+    scaled = n.emit(ops.ChannelAffine(-slope.reshape(-1), np.zeros(x.shape[1])), [negative])
+    return n.emit(ops.Add(), [n.emit(ops.ReLU(), [x]), scaled])
+
+
 @handles("HardSigmoid")
 def hard_sigmoid(n):
     x = n.tensor(0)
@@ -471,15 +492,20 @@ def pool(n, average: bool):
     if match is None:
         n.refuse(f"pads {list(pads[0]) + list(pads[1])} with kernel {list(kernel)} and "
                  f"strides {list(strides)}: no smelt pooling (symmetric padding of at most "
-                 "half the kernel, or adaptive) reads the same windows")
+                 "half the kernel, adaptive, or edge padding for a max) reads the same "
+                 "windows")
         return None
+    x = lift(n, x)
+    if match[0] == "replicate":
+        x = n.emit(ops.Pad("replicate", match[1]), [x])
+        match = ("window", (0, 0), match[2])
     if match[0] == "adaptive":
         op = ops.AdaptiveAvgPool2d(match[1]) if average else ops.AdaptiveMaxPool2d(match[1])
     elif average:
         op = ops.AvgPool2d(args[1], args[2], match[1], match[2], count_pad, None)
     else:
         op = ops.MaxPool2d(args[1], args[2], match[1], match[2], args[3])
-    return unlift(n, n.emit(op, [lift(n, x)]), len(x.shape))
+    return unlift(n, n.emit(op, [x]), rank + 2)
 
 
 @handles("MaxPool")

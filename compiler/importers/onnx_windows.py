@@ -60,8 +60,9 @@ def adaptive_windows(size: int, out: int) -> list[tuple[tuple[int, ...], int]]:
 
 def match_pool(sizes, kernel, strides, dilations, begins, ends, ceil: bool, count_pad: bool,
                average: bool):
-    """smelt's equivalent of an ONNX pool over two spatial axes:
-    ("window", (ph, pw), ceil_mode), ("adaptive", (oh, ow)), or None if there is none."""
+    """smelt's equivalent of an ONNX pool over two spatial axes: ("window", (ph, pw),
+    ceil_mode), ("adaptive", (oh, ow)), ("replicate", (top, bottom, left, right), ceil_mode)
+    (a max pool after edge padding), or None if there is none."""
     def key(windows):          # max pools do not divide
         return [w if average else w[0] for w in windows]
 
@@ -80,7 +81,20 @@ def match_pool(sizes, kernel, strides, dilations, begins, ends, ceil: bool, coun
             return "window", tuple(chosen), ceil_mode
     if all(key(adaptive_windows(n, len(t))) == t for n, t in zip(sizes, targets)):
         return "adaptive", tuple(len(t) for t in targets)
+    if not average and all(d == 1 for d in dilations):
+        for ceil_mode in (ceil, not ceil):
+            if all(replicated(n, k, s, b, e, ceil_mode) == t for n, k, s, b, e, t in
+                   zip(sizes, kernel, strides, begins, ends, targets)):
+                return "replicate", (begins[0], ends[0], begins[1], ends[1]), ceil_mode
     return None
+
+
+def replicated(size: int, k: int, s: int, begin: int, end: int, ceil: bool) -> list:
+    """The input indices each window of an unpadded max pool reads from the input padded by
+    repeating its edges. A window reaching into such padding also reads the edge element it
+    repeats (without dilation), so this padding is as good as -inf for a max."""
+    return [tuple(sorted({min(max(t - begin, 0), size - 1) for t in taps}))
+            for taps, _ in pool_windows(size + begin + end, k, s, 1, 0, 0, ceil, False)]
 
 
 def conv_transpose_padding(attrs: dict, sizes, kernel, strides, dilations):
