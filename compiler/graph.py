@@ -256,17 +256,17 @@ class Tensor:
         return self
 
     def mean(self, dim=None, keepdim: bool = False) -> Tensor:
-        """The mean over the spatial dimensions (2, 3) of a 4-D tensor, as a global average
-        pool (keepdim: N x C x 1 x 1, else N x C)."""
+        """The mean over the spatial dimensions (the last two of a 4-D or an unbatched 3-D
+        tensor), as a global average pool (keepdim: N x C x 1 x 1, else N x C)."""
         from .ops.pool import AdaptiveAvgPool2d
         name = self._tracer.scoped_name("mean")
         rank = len(self.shape)
         dims = (dim,) if isinstance(dim, int) else tuple(dim) if dim is not None else ()
-        if rank != 4 or sorted(d % rank for d in dims) != [2, 3]:
-            raise TraceError(f"{name}: only the mean over dims (2, 3) of a 4-D tensor is "
-                             f"supported, got dim={dim!r} for shape {self.shape}")
+        if rank not in (3, 4) or sorted(d % rank for d in dims) != [rank - 2, rank - 1]:
+            raise TraceError(f"{name}: only the mean over the last two dims of a 4-D (or 3-D) "
+                             f"tensor is supported, got dim={dim!r} for shape {self.shape}")
         y = self._tracer.emit(AdaptiveAvgPool2d((1, 1)), [self], name)
-        return y if keepdim else y.view(self.shape[0], self.shape[1])
+        return y if keepdim else y.view(*self.shape[:-2])
 
     def split(self, split_size_or_sections, dim: int = 0) -> tuple[Tensor, ...]:
         """Pieces along dim 1 (channels), as torch.split: an int gives pieces of that size
@@ -365,19 +365,60 @@ class Tracer:
             if t._tracer is not self:
                 raise TraceError(f"{name} ({op.kind}): input comes from a different trace")
         shapes = [t.shape for t in inputs]
+        if op.unbatched and shapes and all(len(s) == 3 for s in shapes):
+            node = self.emit_unbatched(op, [t.node for t in inputs], name)
+            if node is not None:
+                return Tensor(node, self)
+        node = Node(op, [t.node for t in inputs], self.infer(op, shapes, name), name)
+        self.nodes.append(node)
+        return Tensor(node, self, inputs[0]._aliases if op.is_view else None)
+
+    def infer(self, op: Op, shapes: list[Shape], name: str, shown=None) -> Shape:
+        """The op's output shape, or a ShapeError naming the layer and the input shapes
+        (`shown`, if the user's shapes differ from the ones the op sees)."""
         try:
             shape = tuple(int(d) for d in op.infer_shape(*shapes))
         except OpShapeError as e:
-            got = ", ".join(format_shape(s) for s in shapes)
+            got = ", ".join(format_shape(s) for s in shown or shapes)
             raise ShapeError(f"{name} ({op.kind}): {e} (input shape{'s' * (len(shapes) > 1)} "
                              f"{got})") from None
         # before any pass or kernel does work in proportion to it
         if (problem := shape_problem(shape)) is not None:
             raise ShapeError(f"{name} ({op.kind}): output shape {format_shape(shape)} is too "
                              f"large: {problem}")
-        node = Node(op, [t.node for t in inputs], shape, name)
-        self.nodes.append(node)
-        return Tensor(node, self, inputs[0]._aliases if op.is_view else None)
+        return shape
+
+    def emit_unbatched(self, op: Op, inputs: list[Node], name: str) -> Node | None:
+        """An op that reads a 3-D input as one unbatched (C, H, W) image, as torch does, runs
+        on a batch of one: views of its inputs as (1, C, H, W), the op, and a view of the
+        result without the batch dim (views cost nothing, and a view of a view back to the
+        batch of one is that batch of one, so consecutive layers stay 4-D and fuse and block
+        as usual). None if the op does not take the batched shapes (a broadcast that only
+        works in 3-D); then it runs on the 3-D shapes."""
+        from .ops.shape import View
+        shapes = [(1,) + x.shape for x in inputs]
+        try:
+            op.infer_shape(*shapes)
+        except OpShapeError:
+            try:
+                op.infer_shape(*[x.shape for x in inputs])
+                return None
+            except OpShapeError:
+                pass                        # report the batched error, on the user's shapes
+        shape = self.infer(op, shapes, name, shown=[x.shape for x in inputs])
+        node = Node(op, [self.batch_of_one(x) for x in inputs], shape, name)
+        result = Node(View(shape[1:]), [node], shape[1:], f"{name}.unbatched")
+        self.nodes += [node, result]
+        return result
+
+    def batch_of_one(self, x: Node) -> Node:
+        """`x` (C, H, W) viewed as (1, C, H, W): the node it was viewed from, if it was."""
+        from .ops.shape import View
+        if isinstance(x.op, View) and x.inputs[0].shape == (1,) + x.shape:
+            return x.inputs[0]
+        view = Node(View((1,) + x.shape), [x], (1,) + x.shape, f"{x.name}.batched")
+        self.nodes.append(view)
+        return view
 
     def emit_inplace(self, op: Op, x: Tensor, name: str) -> Tensor:
         """`op` applied to `x` in place: `x` and every view of its storage now name the

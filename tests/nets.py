@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 
 def helpers(nn, cat) -> dict:
-    """Small wrappers that let a one-line spec express `+` and cat."""
+    """Small wrappers that let a one-line spec express `+`, `-`, `*`, `/`, numbers, mean,
+    view, chunk/split and cat."""
 
     class Add(nn.Module):
         """a(x) + b(x) (b defaults to the identity)."""
@@ -42,7 +43,117 @@ def helpers(nn, cat) -> dict:
         def forward(self, *xs):
             return cat(list(xs), dim=self.dim)
 
-    return {"Add": Add, "AddInputs": AddInputs, "Cat": Cat, "CatInputs": CatInputs}
+    class Binary(nn.Module):
+        """a(x) <op> b(x) for op in + - * /; b may make a channel-wise operand."""
+
+        def __init__(self, op, a, b=None):
+            super().__init__()
+            self.op, self.a = op, a
+            self.b = b if b is not None else nn.Identity()
+
+        def forward(self, x):
+            return BINARY[self.op](self.a(x), self.b(x))
+
+    class BinaryInputs(nn.Module):
+        def __init__(self, op):
+            super().__init__()
+            self.op = op
+
+        def forward(self, x, y):
+            return BINARY[self.op](x, y)
+
+    class Scalar(nn.Module):
+        """m(x) with a number: add, radd, sub, rsub, mul, rmul, div, rdiv or neg."""
+
+        def __init__(self, op, value=0.0, m=None):
+            super().__init__()
+            self.op, self.value = op, value
+            self.m = m if m is not None else nn.Identity()
+
+        def forward(self, x):
+            return SCALAR[self.op](self.m(x), self.value)
+
+    class Mean(nn.Module):
+        """x.mean over the spatial dims, then optionally viewed as `shape`."""
+
+        def __init__(self, dim=(2, 3), keepdim=False, shape=None):
+            super().__init__()
+            self.dim, self.keepdim, self.shape = dim, keepdim, shape
+
+        def forward(self, x):
+            y = x.mean(self.dim, keepdim=self.keepdim)
+            return y.view(*self.shape) if self.shape is not None else y
+
+    class View(nn.Module):
+        """x.view(*shape) (reshape=True: x.reshape), then m."""
+
+        def __init__(self, *shape, m=None, reshape=False):
+            super().__init__()
+            self.shape, self.reshape = shape, reshape
+            self.m = m if m is not None else nn.Identity()
+
+        def forward(self, x):
+            return self.m(x.reshape(*self.shape) if self.reshape else x.view(*self.shape))
+
+    class SqueezeExcite(nn.Module):
+        """x * sigmoid(fc2(relu(fc1(mean(x))))): a channel-wise scale computed from x."""
+
+        def __init__(self, c, squeeze=4, gate=None):
+            super().__init__()
+            self.fc1 = nn.Conv2d(c, squeeze, 1)
+            self.relu = nn.ReLU()
+            self.fc2 = nn.Conv2d(squeeze, c, 1)
+            self.gate = gate if gate is not None else nn.Sigmoid()
+
+        def forward(self, x):
+            s = x.mean((-2, -1), keepdim=True)
+            return x * self.gate(self.fc2(self.relu(self.fc1(s))))
+
+    class Pieces(nn.Module):
+        """x.chunk(n, dim=1) (an int) or x.split(sizes, dim=1) (split=...), each piece through
+        its branch (identity by default), concatenated in `order`."""
+
+        def __init__(self, chunks=None, *branches, split=None, order=None):
+            super().__init__()
+            self.chunks, self.split, self.order = chunks, split, order
+            self.branches = nn.ModuleList(branches)
+
+        def forward(self, x):
+            pieces = x.chunk(self.chunks, dim=1) if self.split is None \
+                else x.split(self.split, dim=1)
+            pieces = [self.branches[i](p) if i < len(self.branches) else p
+                      for i, p in enumerate(pieces)]
+            order = self.order or range(len(pieces))
+            return cat([pieces[i] for i in order], dim=1)
+
+    class ShuffleUnit(nn.Module):
+        """ShuffleNetV2's stride-1 unit: half the channels pass, the other half go through
+        1x1 conv, 3x3 depthwise conv, 1x1 conv (BN, ReLU), then a channel shuffle of 2."""
+
+        def __init__(self, c):
+            super().__init__()
+            h = c // 2
+            self.branch = nn.Sequential(
+                nn.Conv2d(h, h, 1, bias=False), nn.BatchNorm2d(h), nn.ReLU(inplace=True),
+                nn.Conv2d(h, h, 3, padding=1, groups=h, bias=False), nn.BatchNorm2d(h),
+                nn.Conv2d(h, h, 1, bias=False), nn.BatchNorm2d(h), nn.ReLU(inplace=True))
+            self.shuffle = nn.ChannelShuffle(2)
+
+        def forward(self, x):
+            x1, x2 = x.chunk(2, dim=1)
+            return self.shuffle(cat([x1, self.branch(x2)], dim=1))
+
+    return {"Add": Add, "AddInputs": AddInputs, "Cat": Cat, "CatInputs": CatInputs,
+            "Binary": Binary, "BinaryInputs": BinaryInputs, "Scalar": Scalar, "Mean": Mean,
+            "View": View, "SqueezeExcite": SqueezeExcite, "Pieces": Pieces,
+            "ShuffleUnit": ShuffleUnit}
+
+
+BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+          "div": lambda a, b: a / b}
+SCALAR = {"add": lambda x, c: x + c, "radd": lambda x, c: c + x, "sub": lambda x, c: x - c,
+          "rsub": lambda x, c: c - x, "mul": lambda x, c: x * c, "rmul": lambda x, c: c * x,
+          "div": lambda x, c: x / c, "rdiv": lambda x, c: c / x, "neg": lambda x, c: -x}
 
 
 # --- whole networks ------------------------------------------------------------------------

@@ -117,7 +117,7 @@ REJECTED = [
      "output_padding", "smaller than"),
     (lambda: nn.MaxPool2d(2, return_indices=True), "MaxPool2d", "return_indices", "False"),
     (lambda: nn.MaxPool2d(2, padding=2), "MaxPool2d", "padding", "half"),
-    (lambda: nn.Upsample(scale_factor=2, mode="bicubic"), "Upsample", "mode", "'bilinear'"),
+    (lambda: nn.Upsample(scale_factor=2, mode="trilinear"), "Upsample", "mode", "'bicubic'"),
     (lambda: nn.Upsample(scale_factor=2, mode="linear"), "Upsample", "mode", "'nearest'"),
     (lambda: nn.Upsample(scale_factor=2, align_corners=True), "Upsample", "align_corners",
      "bilinear"),

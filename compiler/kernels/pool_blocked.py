@@ -1,4 +1,4 @@
-"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and AdaptiveMaxPool2d on channel-blocked (NCHW[V]c) tensors.
+"""MaxPool2d, AvgPool2d and the adaptive pools on channel-blocked (NCHW[V]c) tensors.
 
 One template, pool2d_blocked.c.j2, vectorised across the V channels of a block: every tap of
 a window is one vector load of a pixel's V channels, so the max (NaN-propagating, per lane)

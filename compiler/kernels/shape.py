@@ -4,7 +4,8 @@ Nearest upsampling, reflect/replicate/circular padding and pixel shuffle are one
 gather2d.c.j2: each output plane reads one block of the input, and every output element's
 offset inside that block is a row term plus a column term, both from small tables computed
 here. Only those tables differ between the three ops, so the C stays one short loop nest.
-Bilinear upsampling (four taps, float weights) and Cat (several inputs) have their own.
+Bilinear and bicubic upsampling (4 and 16 taps, float weights) and Cat (several inputs) have
+their own.
 """
 from __future__ import annotations
 
@@ -126,6 +127,30 @@ def upsample_bilinear(spec: KernelSpec, target) -> None:
                  "threads over (plane, output row)")
 
 
+def upsample_bicubic(spec: KernelSpec, target) -> None:
+    """Each output row blends four input rows, each output column four columns, with
+    PyTorch's float32 weights and border-clamped indices: per row i, t_i = sum over columns j
+    of x[i][j] * wc[j], then y = sum over i of t_i * wr[i], summed in PyTorch's order."""
+    op = spec.node.op
+    h, w = spec.in_shapes[0][2:]
+    oh, ow = spec.out_shape[2:]
+    rows, cols = op.cubic_sources(h, oh, 0), op.cubic_sources(w, ow, 1)
+    planes = math.prod(spec.out_shape[:2])
+    n_index, c_index = plane_nc(spec.out_shape)
+    spec.template = "upsample_bicubic.c.j2"
+    spec.ctx = dict(
+        planes=planes, plane=h * w, oh=oh, ow=ow,
+        # four taps per output row (offsets row * W) and column, and their weights
+        rows=[r * w for taps, _ in rows for r in taps],
+        row_weights=[float(x) for _, weights in rows for x in weights],
+        cols=[q for taps, _ in cols for q in taps],
+        col_weights=[float(x) for _, weights in cols for x in weights],
+        n_index=n_index, c_index=c_index,
+        parallel=bool(parallel_if(max(spec.flops, 8 * spec.out_numel))) and planes * oh > 1)
+    spec.note = (f"bicubic upsampling (align_corners={op.align_corners}), NCHW, 4x4 taps from "
+                 "index and weight tables; threads over (plane, output row)")
+
+
 def cat(spec: KernelSpec, target) -> None:
     """Viewing each tensor as [outer][rest] (outer = dims before `dim`), input i's rows of
     len_i floats land at column col_i of the output's rows; one parallel copy per input."""
@@ -151,9 +176,14 @@ def bilinear_mode(node, target, layouts: Layouts) -> bool:
     return node.op.mode == "bilinear" and layouts.nchw
 
 
+def bicubic_mode(node, target, layouts: Layouts) -> bool:
+    return node.op.mode == "bicubic" and layouts.nchw
+
+
 UPSAMPLE_NEAREST = Family("gather2d_nearest", nearest_mode, upsample_nearest, reference=True)
 UPSAMPLE_BILINEAR = Family("upsample_bilinear", bilinear_mode, upsample_bilinear,
                            reference=True)
+UPSAMPLE_BICUBIC = Family("upsample_bicubic", bicubic_mode, upsample_bicubic, reference=True)
 PAD = Family("gather2d_pad", nchw_only, pad, reference=True)
 PIXEL_SHUFFLE = Family("gather2d_pixel_shuffle", nchw_only, pixel_shuffle, reference=True)
 CAT = Family("cat", nchw_only, cat, reference=True)

@@ -160,7 +160,7 @@ class ConvTranspose2d(_ConvNd):
                              f"got {output_size!r}")
         result = []
         for i, want in enumerate(size):
-            smallest = ((x_shape[2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
+            smallest = ((x_shape[i - 2] - 1) * self.stride[i] - 2 * self.padding[i]
                         + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
             largest = smallest + self.stride[i] - 1
             if not smallest <= want <= largest:

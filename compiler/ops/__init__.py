@@ -12,7 +12,7 @@ from .shape import (Cat, ChannelGather, ChannelShuffle, ChannelSlice, Flatten, P
 from .softmax import Softmax
 
 __all__ = ["Op", "OpShapeError", "Conv2d", "ConvTranspose2d", "Pad", *eltwise.__all__,
-           "Linear", "BatchNorm2d", "LocalResponseNorm", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
-           "AdaptiveMaxPool2d", "Cat",
+           "Linear", "BatchNorm2d", "LocalResponseNorm", "MaxPool2d", "AvgPool2d",
+           "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Cat",
            "ChannelGather", "ChannelShuffle", "ChannelSlice", "Flatten", "View", "PixelShuffle",
            "Upsample", "Softmax", "Reorder"]

@@ -48,6 +48,9 @@ class Op:
     #: an elementwise op whose result depends on the element's logical index (a per-element
     #: dropout mask): it gets that index as `at["index"]`, and no store pattern may move it
     position_dependent = False
+    #: treats a 3-D input as one unbatched (C, H, W) image, as torch does: the tracer runs it
+    #: on a batch of one (a view) and views the result back
+    unbatched = False
     #: creates new channels (a convolution): it decides the layout of what follows it, where
     #: other ops with a blocked kernel keep their input's
     channel_source = False

@@ -18,6 +18,7 @@ class Conv2d(Op):
     """
 
     channel_source = True
+    unbatched = True
 
 
     def __init__(self, weight, bias, stride, padding, dilation, groups):
@@ -96,6 +97,7 @@ class ConvTranspose2d(Op):
     """The gradient of Conv2d w.r.t. its input: weight (C_in, C_out/groups, kH, kW)."""
 
     channel_source = True
+    unbatched = True
 
 
     def __init__(self, weight, bias, stride, padding, output_padding, groups, dilation):
@@ -171,6 +173,8 @@ class ConvTranspose2d(Op):
 
 class Pad(Op):
     """Reflect / replicate / circular padding of H and W, ahead of a convolution."""
+
+    unbatched = True
 
     NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 

@@ -20,6 +20,7 @@ class Elementwise(Op):
     """y[i] = f(x[i], operands[i], per-channel constants): same shape in and out."""
 
     elementwise = True
+    unbatched = True             # the same elements whatever the rank
     #: every concrete elementwise op, by name (the eltwise kernel family runs them all)
     registry: dict[str, type] = {}
     #: an intermediate base class, not an op
@@ -308,6 +309,7 @@ class ChannelAffine(Elementwise):
     """y = x * scale[c] + shift[c]: an eval-mode BatchNorm2d with no convolution to fold into."""
 
     channel_dependent = True
+    unbatched = False
 
     def __init__(self, scale: np.ndarray, shift: np.ndarray):
         self.params = {"scale": scale.astype(np.float32), "shift": shift.astype(np.float32)}
@@ -354,6 +356,7 @@ class Dropout2dTrain(Elementwise):
     """
 
     channel_dependent = True
+    unbatched = False            # a 3-D input is (N, C, L), as torch's feature dropout
 
     def __init__(self, p: float, seed: int):
         self.p = float(p)
@@ -434,6 +437,7 @@ class DropoutTrain(Dropout2dTrain):
     """
 
     channel_dependent = True     # never fused through a view, over a cat or as a prologue
+    unbatched = True             # (C, H, W) and (1, C, H, W) list elements in one order
     #: the result depends on the element's logical index: no store pattern may move it
     position_dependent = True
 

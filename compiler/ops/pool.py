@@ -1,4 +1,5 @@
-"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and AdaptiveMaxPool2d with PyTorch's window arithmetic."""
+"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and AdaptiveMaxPool2d with PyTorch's window
+arithmetic."""
 from __future__ import annotations
 
 import numpy as np
@@ -18,6 +19,8 @@ def pool_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
 
 
 class _Pool2d(Op):
+
+    unbatched = True
 
     def __init__(self, kernel_size, stride, padding, ceil_mode, dilation=(1, 1)):
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
@@ -109,6 +112,8 @@ class AvgPool2d(_Pool2d):
 
 class _AdaptivePool2d(Op):
     """Pool over windows [floor(i*H/OH), ceil((i+1)*H/OH)) for any output size."""
+
+    unbatched = True
 
     def __init__(self, output_size):
         if isinstance(output_size, int):

@@ -78,6 +78,7 @@ class View(Op):
 class PixelShuffle(Op):
     """(*, C*r*r, H, W) -> (*, C, H*r, W*r)."""
 
+    unbatched = True
 
     def __init__(self, upscale_factor: int):
         self.r = upscale_factor

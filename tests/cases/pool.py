@@ -1,5 +1,5 @@
-"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d: every argument, ceil-mode and padding edges, NaN,
-3-D input and fused epilogues."""
+"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d: every argument, ceil-mode and
+padding edges, NaN, 3-D input and fused epilogues."""
 from ..frameworks import Case
 
 CASES = [

@@ -1,0 +1,114 @@
+"""Issue 10's ops beyond their PyTorch parity rows (tests/cases/ops.py, norm.py, pool.py):
+the C of their kernels keeps to the house style and builds cleanly for every ISA, unbatched
+inputs run the batched kernels, and the layers refuse what torch refuses, clearly."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import compiler
+from compiler import nn
+from compiler.errors import ShapeError, TraceError, UnsupportedArgumentError
+
+from . import isas
+from .cases import BY_ID
+from .frameworks import build, smelt_namespace
+from .test_c_style import style_problems
+
+#: one row per new kernel family, NCHW and blocked
+KERNEL_CASES = ["lrn_tiles", "lrn_3d", "adaptivemax_overlap", "blk_adaptivemax_overlap_c17",
+                "shuffle_g3", "blk_shuffle_c20", "blk_chunk_c32", "blk_chunk_c40", "chunk_2d",
+                "up_bicubic_frac", "blk_se_c20", "unbatched_se_shuffle"]
+
+
+def case_model(case_id: str):
+    case = BY_ID[case_id]
+    compiler.manual_seed(0)
+    return build(case.spec, smelt_namespace()).eval(), case.shape
+
+
+@pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
+@pytest.mark.parametrize("case_id", KERNEL_CASES)
+def test_kernels_read_as_written_by_hand(case_id, fuse):
+    model, shape = case_model(case_id)
+    for isa in isas.ALL:
+        problems = style_problems("\n".join(isas.render(model, shape, isa, fuse=fuse)))
+        assert not problems, f"{isa}: " + "\n".join(problems[:10])
+
+
+@pytest.mark.parametrize("isa", isas.ALL)
+def test_kernels_compile_without_warnings_for_every_isa(isa):
+    for case_id in KERNEL_CASES:
+        isas.assert_compiles_cleanly(isas.render(*case_model(case_id), isa), isa)
+
+
+def test_element_dropout_compiles_for_every_isa():
+    model = nn.Sequential(nn.Conv2d(3, 20, 3), nn.Dropout(0.3), nn.Conv2d(20, 4, 1)).train()
+    for isa in isas.ALL:
+        units = isas.render(model, (1, 3, 6, 6), isa)
+        assert not style_problems("\n".join(units))
+        isas.assert_compiles_cleanly(units, isa)
+
+
+def test_unbatched_runs_the_batched_kernels():
+    model, _ = case_model("unbatched_se_shuffle")
+    one = compiler.compile(model, (3, 6, 7))
+    batched = compiler.compile(model, (1, 3, 6, 7))
+    assert [k.ops for k in one.kernels] == [k.ops for k in batched.kernels]
+    assert [k.out_layout for k in one.kernels] == [k.out_layout for k in batched.kernels]
+    x = np.random.default_rng(0).standard_normal((3, 6, 7), dtype=np.float32)
+    y = one(x)
+    assert y.shape == (1, 12, 14)
+    np.testing.assert_array_equal(y, batched(x[None])[0])
+    with pytest.raises(ValueError, match=r"\(3, 6, 7\)"):
+        one(x[None])
+
+
+def test_unbatched_follows_torch_where_it_refuses_or_differs():
+    with pytest.raises(ShapeError, match="expected a 4-D input"):
+        compiler.trace(nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)), (3, 5, 5))
+    with pytest.raises(ShapeError, match=r"Conv2d \(Conv2d\): expected 3 input channels, got 4 "
+                                         r"\(input shape 4x5x5\)"):
+        compiler.trace(nn.Conv2d(3, 4, 1), (4, 5, 5))
+    # torch reads a 3-D input to these as (N, C, L): no batch of one is added
+    g = compiler.trace(nn.Sequential(nn.ChannelShuffle(2), nn.LocalResponseNorm(2)), (2, 4, 3))
+    assert [n.shape for n in g.nodes] == [(2, 4, 3), (2, 4, 3)]
+
+
+def test_pieces_along_channels_only():
+    class Chunk(nn.Module):
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+            self.args, self.kwargs = args, kwargs
+
+        def forward(self, x):
+            return compiler.cat(list(x.chunk(*self.args, **self.kwargs)), dim=1)
+
+    with pytest.raises(TraceError, match="only pieces along dim 1"):
+        compiler.trace(Chunk(2), (4, 6, 3, 3))                       # torch's default dim=0
+    g = compiler.trace(Chunk(4, dim=-3), (1, 6, 3, 3))               # 2 + 2 + 2: 3 pieces
+    assert [n.op.describe() for n in g.nodes[:3]] == [
+        f"ChannelSlice(start={a}, stop={a + 2})" for a in (0, 2, 4)]
+
+    class Split(nn.Module):
+        def forward(self, x):
+            return x.split([2, 2], dim=1)[0]
+
+    with pytest.raises(ShapeError, match=r"split sizes \[2, 2\] do not divide the 6 channels"):
+        compiler.trace(Split(), (1, 6, 2, 2))
+
+
+def test_layers_refuse_what_torch_refuses():
+    with pytest.raises(UnsupportedArgumentError, match="AdaptiveMaxPool2d: return_indices=True"):
+        nn.AdaptiveMaxPool2d(2, return_indices=True)
+    with pytest.raises(TypeError, match="AdaptiveMaxPool2d: output_size"):
+        nn.AdaptiveMaxPool2d(None)
+    with pytest.raises(UnsupportedArgumentError, match="'bilinear' and 'bicubic'"):
+        nn.Upsample(scale_factor=2, align_corners=True)
+    with pytest.raises(ShapeError, match="channels 6 are not divisible by groups 4"):
+        compiler.trace(nn.ChannelShuffle(4), (1, 6, 2, 2))
+    with pytest.raises(ShapeError, match="expected a 3-D or higher input"):
+        compiler.trace(nn.LocalResponseNorm(2), (4, 5))
+    assert repr(nn.LocalResponseNorm(3)) == \
+        "LocalResponseNorm(3, alpha=0.0001, beta=0.75, k=1.0)"
+    assert repr(nn.ChannelShuffle(2)) == "ChannelShuffle(groups=2)"
