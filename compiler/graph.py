@@ -423,8 +423,12 @@ class Tracer:
     def emit_inplace(self, op: Op, x: Tensor, name: str) -> Tensor:
         """`op` applied to `x` in place: `x` and every view of its storage now name the
         result, reshaped to their own shapes, so later uses see the new values as in torch."""
+        return self.overwrite(x, self.emit(op, [x], name), name)
+
+    def overwrite(self, x: Tensor, y: Tensor, name: str) -> Tensor:
+        """`x` and every view of its storage now name `y`'s values (an in-place op of torch's
+        whose result `y` was emitted), each in its own shape."""
         from .ops.shape import View
-        y = self.emit(op, [x], name)
         for t in x._aliases:
             if t is x or t.shape == y.shape:
                 t.node = y.node

@@ -68,6 +68,9 @@ def require(package: str, extra: str):
 
 def from_torch(module, input_shape):
     """A torch.nn.Module as a smelt Graph (weights included), traced with torch.fx."""
+    if input_shape is None:
+        raise TypeError("from_torch needs input_shape (compiler.check(module) checks a module "
+                        "without one)")
     require("torch", "torch")
     from . import torch_fx
     return torch_fx.import_module(module, input_shape)
@@ -89,7 +92,9 @@ def check(model, input_shape=None) -> Report:
         return Report(onnx_graph.problems(model, input_shape))
     try:
         if is_torch_module(model):
-            from_torch(model, input_shape)
+            require("torch", "torch")
+            from . import torch_fx
+            torch_fx.import_module(model, input_shape)     # input_shape=None: checks only
         else:
             from ..graph import trace
             trace(model, input_shape)

@@ -2,13 +2,31 @@
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
 from ..rng import generator
 
+_skip = threading.local()
+
+
+@contextmanager
+def uninitialised():
+    """Layers made inside get uninitialised parameters and draw no random numbers: an
+    importer fills them with the weights of the model it imports."""
+    before = getattr(_skip, "on", False)
+    _skip.on = True
+    try:
+        yield
+    finally:
+        _skip.on = before
+
 
 def uniform(shape, bound: float) -> np.ndarray:
+    if getattr(_skip, "on", False):
+        return np.empty(shape, np.float32)
     return generator().uniform(-bound, bound, size=shape).astype(np.float32)
 
 
