@@ -627,3 +627,46 @@ def test_onnx_light_models_run(name):
     got, want = compiler.compile(model)(x), reference(model, x)[0]
     assert_close(got, want, 1e-3, 1e-5, name)
     assert np.std(want) > 1e-4               # the random weights make a telling output
+
+
+# --- torchvision's architectures (tests/zoo.py) through their ONNX export ----------------------
+
+#: PyTorch exports AdaptiveAvgPool2d only where the output size divides the input's: VGG's
+#: 7x7 and AlexNet's 6x6 pools need a 224x224 input
+ZOO_SHAPES = {"vgg11_bn": (1, 3, 224, 224), "alexnet": (1, 3, 224, 224)}
+
+
+def zoo_names() -> list[str]:
+    try:
+        from . import zoo
+    except ImportError:                      # no torch
+        return []
+    return list(zoo.ZOO)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", zoo_names())
+def test_zoo_through_onnx(name):
+    torch = pytest.importorskip("torch")
+    from . import zoo
+    net = zoo.build(name)
+    _, shape, rtol = zoo.ZOO[name]
+    shape = ZOO_SHAPES.get(name, shape)
+    model = export(net, shape, 17)
+    x = inputs_for(name, [shape])[0]
+    y = compiler.compile(model)(x)
+    with torch.no_grad():
+        assert_close(y, net(torch.from_numpy(x)).numpy(), rtol, 1e-5, f"{name} vs PyTorch")
+    assert_close(y, reference(model, x)[0], rtol, 1e-5, f"{name} vs ONNX Runtime")
+
+
+@pytest.mark.parametrize("name, op", [("mobilenet_v3_small", "Hardswish"),
+                                      ("efficientnet_b0", "SiLU"),
+                                      ("shufflenet_v2_x1_0", "ChannelShuffle")])
+def test_zoo_at_opset_9_imports(name, op):
+    """Opset 9 has no HardSwish: PyTorch exports x * HardSigmoid(x), as it exports SiLU as
+    x * Sigmoid(x) at every opset; both become one op again. Chunks are Splits."""
+    pytest.importorskip("torch")
+    from . import zoo
+    graph = compiler.from_onnx(export(zoo.build(name), zoo.ZOO[name][1], 9))
+    assert op in kinds(graph)
