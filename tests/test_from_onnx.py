@@ -262,6 +262,8 @@ HAND = {
         [node("Pad", ["x"], ["p"], pads=[0, 0, 1, 0, 0, 0, 0, 2]), node("Relu", ["p"])],
         {"x": S4}, {"y": (2, 3, 5, 7)}, 9),
     "pad_reflect_9": lambda: one("Pad", S4, 9, mode="reflect", pads=[0, 0, 1, 2, 0, 0, 2, 1]),
+    "pad_wrap_19": lambda: one("Pad", S4, 19, {"pads": np.array([0, 0, 1, 2, 0, 0, 2, 1])},
+                               ("x", "pads"), mode="wrap"),
     "pad_edge_18_axes": lambda: one(
         "Pad", S4, 18, {"pads": np.array([2, 1, 0, 3], np.int64),
                         "axes": np.array([2, 3], np.int64)},
@@ -404,7 +406,8 @@ def test_compiled_hand_built_graphs():
     """A few hand-built graphs end to end (the rest run in the NumPy interpreter above)."""
     for key in ("depth_to_space_dcr", "fold_shape_chain_13", "maxpool_uneven_pads",
                 "conv_transpose_uneven_pads", "pad_into_conv", "lrn", "channel_shuffle",
-                "maxpool_edge_padding", "prelu_per_channel"):
+                "maxpool_edge_padding", "prelu_per_channel", "batchnorm_2d_input",
+                "softmax_11_axis1", "softmax_over_transposed_axis", "split_13"):
         model = HAND[key]()
         xs = inputs_for(key, [tuple(d.dim_value for d in model.graph.input[0].type.tensor_type
                                     .shape.dim)])

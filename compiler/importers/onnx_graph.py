@@ -172,8 +172,10 @@ class Walk:
             if proto.op_type not in onnx_ops.OPS and proto.op_type not in onnx_fold.RULES:
                 self.problem(name, proto.op_type, f"operator {proto.op_type} is not supported")
             return self.refuse_outputs(proto)
-        if proto.op_type in ("Shape", "Size") and isinstance(inputs[0], (Tensor, Lazy)):
-            inputs[0] = np.broadcast_to(np.float32(0), inputs[0].shape)   # no data needed
+        if proto.op_type in ("Shape", "Size"):       # a constant: the data is not needed
+            x = inputs[0].tensor if isinstance(inputs[0], Refused) else inputs[0]
+            if isinstance(x, (Tensor, Lazy)):
+                inputs[0] = np.broadcast_to(np.float32(0), x.shape)
         if all(v is None or isinstance(v, np.ndarray) for v in inputs) and \
                 onnx_fold.foldable(proto.op_type):
             try:
@@ -309,7 +311,7 @@ class OnnxNode:
         value = self.const(i, what)
         if value is None:
             return None
-        value = value.astype(np.float32)
+        value = np.asarray(value, np.float32)
         self.walk.state[self.proto.input[i]] = value
         return value
 

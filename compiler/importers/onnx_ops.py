@@ -89,13 +89,10 @@ def as_2d(values, rank: int, pad) -> tuple:
 
 @handles("Conv")
 def conv(n):
-    x, w = n.value(0), n.param(1, "the weight")
+    source, w = n.value(0), n.param(1, "the weight")
     bias = n.param(2, "the bias")
-    begins_extra = ends_extra = (0, 0)
-    if isinstance(x, Padded):          # a zero Pad in front: it becomes this conv's padding
-        begins_extra, ends_extra, x = x.begins, x.ends, x.tensor
-    else:
-        x = n.tensor(0)
+    padded = source if isinstance(source, Padded) else None   # its padding becomes ours
+    x = padded.tensor if padded else n.tensor(0)
     if not spatial(n, x, "convolution") or w is None:
         return None
     rank = len(x.shape) - 2
@@ -104,13 +101,15 @@ def conv(n):
     if windows is None:
         return None
     strides, dilations = windows
-    pads = onnx_windows.padding(n.attrs, x.shape[2:], kernel, strides, dilations)
+    pads = onnx_windows.padding(n.attrs, source.shape[2:], kernel, strides, dilations)
     if isinstance(pads, str):
         n.refuse(pads)
     if n.refused:
         return None
-    begins = [b + e for b, e in zip(as_2d(pads[0], rank, 0), begins_extra)]
-    ends = [b + e for b, e in zip(as_2d(pads[1], rank, 0), ends_extra)]
+    begins, ends = list(as_2d(pads[0], rank, 0)), list(as_2d(pads[1], rank, 0))
+    if padded:
+        begins = [a + b for a, b in zip(begins, padded.begins)]
+        ends = [a + b for a, b in zip(ends, padded.ends)]
     if min(begins + ends) < 0:
         n.refuse(f"negative pads {pads[0] + pads[1]} (cropping) are not supported")
         return None
