@@ -495,6 +495,12 @@ def test_pool_without_an_equivalent_is_refused():
     assert "pads [1, 0, 1, 1]" in problem.reason and "no smelt pooling" in problem.reason
 
 
+def test_opsets_before_6_are_refused_as_a_whole():
+    model = make_model([node("Reshape", ["x"], shape=[2, 60])], {"x": S4}, {"y": (2, 60)}, 3)
+    (problem,) = compiler.check(model).problems
+    assert (problem.node, problem.op) == ("(model)", "opset") and "opset 3" in problem.reason
+
+
 def test_supported_model_checks_ok():
     assert compiler.check(HAND["channel_shuffle"]()).ok
 

@@ -56,7 +56,9 @@ def import_model(model, input_shape=None) -> Graph:
         raise UnsupportedModelError(walk.problems)
     if walk.symbolic:
         raise ValueError(walk.symbolic + ": pass input_shape to fix them")
-    return walk.graph()
+    title = os.path.basename(os.fspath(model)) if isinstance(model, (str, os.PathLike)) \
+        else model.graph.name or "ONNX model"
+    return walk.graph(title)
 
 
 def problems(model, input_shape=None) -> list[Problem]:
@@ -147,6 +149,8 @@ class Walk:
 
     # --- the walk --------------------------------------------------------------------------
     def run(self) -> None:
+        if self.opset < MIN_OPSET:      # operators this old differ in too many ways to check
+            return
         for index, proto in enumerate(self.model.graph.node):
             self.visit(proto, proto.name or (proto.output[0] if proto.output else "") or
                        f"{proto.op_type}_{index}")
@@ -253,7 +257,7 @@ class Walk:
         self.names.add(name)
         return name
 
-    def graph(self) -> Graph:
+    def graph(self, title: str) -> Graph:
         outputs = []
         for out in self.model.graph.output:
             value = self.values[out.name]
@@ -263,7 +267,6 @@ class Walk:
                                  f"{format_shape(want)}, smelt computed "
                                  f"{format_shape(value.shape)}")
             outputs.append(value.node)
-        title = self.model.graph.name or "onnx model"
         return Graph(self.inputs, live_nodes(self.tracer.nodes, outputs), outputs,
                      len(outputs) == 1, self.state, title)
 
