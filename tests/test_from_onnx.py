@@ -679,3 +679,18 @@ def test_zoo_at_opset_9_imports(name, op):
     from . import zoo
     graph = compiler.from_onnx(export(zoo.build(name), zoo.ZOO[name][1], 9))
     assert op in kinds(graph)
+
+
+def test_exported_resnet18_plans_like_the_hand_written_one(resnet18_plan):
+    """ResNet-18 from its ONNX file runs the kernels the compiler.nn ResNet-18 runs: the same
+    families and shapes, kernel by kernel (the export folds BatchNorm into the convolutions
+    itself, so the kernels list fewer layers)."""
+    pytest.importorskip("torch")
+    from compiler.planner import plan
+    from . import zoo
+    net = zoo.ZOO["resnet18"][0]().eval()          # torchvision's, 1000 classes
+    imported = plan(compiler.from_onnx(export(net, (1, 3, 224, 224), 17)))
+
+    def summary(p):
+        return [(k.family, k.out_shape) for k in p.kernels]
+    assert summary(imported) == summary(resnet18_plan)
