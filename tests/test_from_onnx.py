@@ -85,6 +85,17 @@ def test_torch_export_compiles(name):
         assert_close(a, b, 1e-4, 1e-5, f"{name} compiled, output {i}")
 
 
+@pytest.mark.parametrize("name", list(NETS))
+def test_torch_dynamo_export_matches(name):
+    """PyTorch's default exporter (torch.export and onnxscript, opset 18+) writes other
+    patterns: clamp as Max, adaptive max pooling as ReduceMax, its own node names."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")
+    net, shape = torch_net(name), NETS[name][0]
+    model = torch.onnx.export(net, (torch.zeros(shape),), dynamo=True).model_proto
+    assert_matches(model, inputs_for(name, [shape]), what=f"{name} (dynamo export)")
+
+
 def test_bilinear_before_opset_11_is_refused():
     """PyTorch exports bilinear interpolation to opsets 9 and 10 with ONNX's asymmetric
     coordinates, which are not PyTorch's: smelt says so rather than guess."""
@@ -137,6 +148,11 @@ HAND = {
     "clip_9_min_only": lambda: one("Clip", S4, 9, min=0.0),
     "clip_11_min_input": lambda: one("Clip", S4, 11, {"lo": np.float32(-0.5)}, ("x", "lo")),
     "clip_13_max_input": lambda: one("Clip", S4, 13, {"hi": np.float32(0.25)}, ("x", "", "hi")),
+    "max_with_zero": lambda: one("Max", S4, 13, {"c": np.float32(0)}, ("x", "c")),
+    "min_max_constants": lambda: make_model(
+        [node("Max", ["x", "lo"], ["a"]), node("Min", ["a", "hi", "hi2"])], {"x": S4},
+        {"y": S4}, 13, {"lo": np.float32(-0.5), "hi": np.float32(0.7),
+                        "hi2": np.float32(0.4)}),
     "clip_13_relu6": lambda: one("Clip", S4, 13, {"lo": np.float32(0), "hi": np.float32(6)},
                                  ("x", "lo", "hi")),
     # HardSigmoid: PyTorch's constants are Hardsigmoid, others a scale, shift and clamp
@@ -252,6 +268,9 @@ HAND = {
     "reduce_mean_13_no_keep": lambda: one("ReduceMean", S4, 13, axes=[-1, -2], keepdims=0),
     "reduce_mean_18_axis2": lambda: one("ReduceMean", S4, 18,
                                         {"axes": np.array([2], np.int64)}, ("x", "axes")),
+    "reduce_max_13": lambda: one("ReduceMax", S4, 13, axes=[2, 3], keepdims=0),
+    "reduce_max_18_axis3": lambda: one("ReduceMax", S4, 18, {"axes": np.array([-1])},
+                                       ("x", "axes")),
     "reduce_mean_3d": lambda: one("ReduceMean", (2, 3, 5), 13, axes=[2], keepdims=0),
     # padding
     "pad_into_conv": lambda: make_model(
@@ -348,7 +367,8 @@ STRUCTURE = {
     "softmax_11_axis1": ["Flatten", "Softmax", "View"],
     "softmax_13_axis1": ["Softmax"],
     "clip_6_relu6": ["ReLU6"], "clip_13_relu6": ["ReLU6"], "clip_9_min_only": ["ReLU"],
-    "clip_9_attrs": ["Hardtanh"],
+    "clip_9_attrs": ["Hardtanh"], "max_with_zero": ["ReLU"],
+    "min_max_constants": ["Hardtanh", "Hardtanh"],
     "hard_sigmoid_torch": ["Hardsigmoid"],
     "hard_sigmoid_default": ["ScalarOp", "ScalarOp", "Hardtanh"],
     "sum_of_three": ["Add", "Add"],

@@ -239,6 +239,27 @@ def clip(n):
     return n.emit(ops.Hardtanh(lo, hi), [x])
 
 
+@handles("Max", "Min")
+def clamp(n):
+    """The max or min of a tensor and constants (PyTorch exports clamp so): a clamp."""
+    values = [n.value(i) for i in range(len(n.proto.input)) if n.has(i)]
+    tensors = [v for v in values if not isinstance(v, np.ndarray)]
+    consts = [v for v in values if isinstance(v, np.ndarray)]
+    if len(tensors) != 1 or any(c.size != 1 for c in consts):
+        n.refuse(f"{n.op_type} of {len(tensors)} tensors and constants of shapes "
+                 f"{[c.shape for c in consts]}: smelt takes one tensor and single values")
+        return None
+    x = n.as_tensor(tensors[0])
+    if not consts:
+        return x
+    bound = [float(c.reshape(-1)[0]) for c in consts]
+    if n.op_type == "Min":
+        return n.emit(ops.Hardtanh(-np.inf, min(bound)), [x])
+    if max(bound) == 0:
+        return n.emit(ops.ReLU(), [x])
+    return n.emit(ops.Hardtanh(max(bound), np.inf), [x])
+
+
 @handles("Softmax")
 def softmax(n):
     x = n.value(0)
@@ -487,8 +508,9 @@ def global_pool(n):
     return unlift(n, n.emit(op, [lift(n, x)]), len(x.shape))
 
 
-@handles("ReduceMean")
-def reduce_mean(n):
+@handles("ReduceMean", "ReduceMax")
+def reduce_spatial(n):
+    """A mean or max over spatial axes: an adaptive pool to size 1 along them."""
     x = n.tensor(0)
     if x is None:
         return None
@@ -501,12 +523,13 @@ def reduce_mean(n):
         axes = range(rank)
     axes = sorted({int(a) % rank for a in np.asarray(axes).reshape(-1)})
     if rank not in (3, 4) or not axes or axes[0] < 2:
-        n.refuse(f"the mean over axes {axes} of a {rank}-D tensor: smelt averages over "
-                 "the spatial axes (2 and 3) of 3-D and 4-D tensors")
+        n.refuse(f"reducing axes {axes} of a {rank}-D tensor: smelt reduces the spatial axes "
+                 "(2 and 3) of 3-D and 4-D tensors")
     if n.refused:
         return None
     size = (1 if 2 in axes else None, 1 if 3 in axes else None) if rank == 4 else (None, 1)
-    y = n.emit(ops.AdaptiveAvgPool2d(size), [lift(n, x)])
+    pool = ops.AdaptiveAvgPool2d if n.op_type == "ReduceMean" else ops.AdaptiveMaxPool2d
+    y = n.emit(pool(size), [lift(n, x)])
     shape = [1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes]
     return view(n, y, shape)
 
