@@ -34,7 +34,8 @@ class Node:
       flowing through the chain is implicit. Those operands are also appended to the
       anchor's `inputs`, so `inputs` always lists everything the kernel reads;
     - `prologue`: elementwise nodes applied to input 0 as it is loaded (channel-wise, so
-      padding stays zero);
+      padding stays zero); their operands (a channel-wise scale) follow the node's own
+      inputs in `inputs`, before the fused steps' operands;
     - `store`: an index-only node (PixelShuffle) that decides where results are stored;
       `fused[:store_after]` apply before it, the rest after it;
     - `slice_of`: (cat node, float offset) when this node's output is written straight into
@@ -72,8 +73,9 @@ class Node:
 
     @property
     def anchor_arity(self) -> int:
-        """How many of `inputs` the node's own op reads; fused steps' operands follow."""
-        return len(self.inputs) - sum(len(f.inputs) for f in self.fused)
+        """How many of `inputs` the node's own op reads; the prologue's operands, then the
+        fused steps' operands follow."""
+        return len(self.inputs) - sum(len(f.inputs) for f in self.fused + self.prologue)
 
     def __repr__(self) -> str:
         return f"%{self.id} {self.name or '<input>'}: {self.op.kind} -> {format_shape(self.shape)}"

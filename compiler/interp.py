@@ -29,10 +29,11 @@ def run_node(node, values: dict, step: int) -> np.ndarray:
     args = [values[id(i)] for i in node.inputs[:node.anchor_arity]]
     if node.concat_of is not None:                 # the leading inputs are a cat's pieces
         args = [np.concatenate(args, axis=node.concat_of.op.dim)]
-    for p in node.prologue:
-        args[0] = apply(p.op, [args[0]], step)
-    y = apply(node.op, args, step)
     operands = node.inputs[node.anchor_arity:]
+    for p in node.prologue:
+        taken, operands = operands[:len(p.inputs)], operands[len(p.inputs):]
+        args[0] = apply(p.op, [args[0]] + [values[id(i)] for i in taken], step)
+    y = apply(node.op, args, step)
     for position, f in enumerate(node.fused):
         if node.store is not None and position == node.store_after:
             y = apply(node.store.op, [y], step)

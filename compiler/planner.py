@@ -14,14 +14,15 @@ from .passes.fuse_epilogues import fuse_epilogues
 from .passes.layout import choose_layout
 from .passes.lower_bn import bn_to_affine
 from .passes.outputs import materialize_outputs
-from .passes.store_patterns import fuse_input_prologues, fuse_pixel_shuffle
+from .passes.store_patterns import (fuse_channelwise_prologues, fuse_input_prologues,
+                                     fuse_pixel_shuffle)
 from .plan import Plan
 from .target import Target
 
 #: the passes, in the order they run; each is a pure Graph -> Graph function
 FUSING_PASSES = [fold_bn, bn_to_affine, fuse_epilogues, distribute_over_cat, fuse_pixel_shuffle,
-                 fuse_input_prologues, materialize_outputs, choose_layout, zero_copy_cat,
-                 concat_into_conv]
+                 fuse_input_prologues, fuse_channelwise_prologues, materialize_outputs,
+                 choose_layout, zero_copy_cat, concat_into_conv]
 #: with fuse=False: only what is needed to run at all, one kernel per layer
 PLAIN_PASSES = [bn_to_affine, materialize_outputs, choose_layout]
 

@@ -112,3 +112,76 @@ def test_layers_refuse_what_torch_refuses():
     assert repr(nn.LocalResponseNorm(3)) == \
         "LocalResponseNorm(3, alpha=0.0001, beta=0.75, k=1.0)"
     assert repr(nn.ChannelShuffle(2)) == "ChannelShuffle(groups=2)"
+
+
+def se_kernels(spec: str, shape, **options):
+    compiler.manual_seed(1)
+    graph = compiler.trace(build(spec, smelt_namespace()).eval(), shape)
+    return graph, compiler.compile(graph, **options)
+
+
+@pytest.mark.parametrize("spec, shape", [
+    ("nn.Sequential(nn.Conv2d(3, 20, 3, padding=1), SqueezeExcite(20), nn.Conv2d(20, 5, 1))",
+     (2, 3, 5, 5)),
+    ("nn.Sequential(nn.Conv2d(3, 32, 1), SqueezeExcite(32), nn.Conv2d(32, 24, 3, padding=1))",
+     (1, 3, 6, 6)),
+    ("nn.Sequential(SqueezeExcite(40, 8), nn.Conv2d(40, 24, 3, padding=1), "
+     "nn.Conv2d(24, 4, 1))", (2, 40, 6, 6)),     # NCHW input: the Reorder applies it
+    ("nn.Sequential(nn.Conv2d(3, 20, 3, padding=1), Binary('div', nn.Identity(), "
+     "nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Sigmoid())), nn.Conv2d(20, 5, 3, padding=1))",
+     (2, 3, 5, 5)),
+], ids=["se_1x1", "se_3x3", "se_on_input", "div"])
+def test_channelwise_scale_runs_in_the_next_conv_loads(spec, shape):
+    """x * s (s = N x C x 1 x 1) is never written: the conv reading it scales each input
+    value as it loads it. One kernel fewer than as a standalone elementwise kernel."""
+    graph, m = se_kernels(spec, shape)
+    ops = [k.ops for k in m.kernels]
+    assert not any(o in (["Mul"], ["Div"]) for o in ops), ops
+    assert any(o[0] in ("Mul", "Div") and "Conv2d" in o or o[:2] == ["Reorder", "Mul"]
+               for o in ops), ops
+    without = [p for p in compiler.planner.FUSING_PASSES
+               if p.__name__ != "fuse_channelwise_prologues"]
+    try:
+        compiler.planner.FUSING_PASSES, saved = without, compiler.planner.FUSING_PASSES
+        before = compiler.planner.plan(graph)
+    finally:
+        compiler.planner.FUSING_PASSES = saved
+    assert len(m.kernels) < len(before.kernels)
+    x = np.random.default_rng(2).standard_normal(shape, dtype=np.float32)
+    for y in (m(x), se_kernels(spec, shape, kernels="reference")[1](x)):
+        np.testing.assert_allclose(y, compiler.interp.run(graph, x), rtol=1e-5, atol=1e-5)
+
+
+def test_channelwise_prologue_keeps_padded_lanes_zero():
+    """A scale of inf in the last real channel (20 of 32 lanes): the padded lanes must not
+    turn 0 * inf into NaN and spoil every output."""
+
+    class InfScale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.tail = nn.Conv2d(3, 20, 1), nn.Conv2d(20, 4, 1)
+
+        def forward(self, x, s):
+            y = self.conv(x)                    # read twice: the product is not its epilogue
+            return self.tail(y * s), y
+
+    graph = compiler.trace(InfScale().eval(), [(1, 3, 4, 4), (1, 20, 1, 1)])
+    m = compiler.compile(graph)
+    assert ["Mul", "Conv2d"] in [k.ops for k in m.kernels]
+    x = np.random.default_rng(3).standard_normal((1, 3, 4, 4), dtype=np.float32)
+    s = np.ones((1, 20, 1, 1), np.float32)
+    s[0, 19] = np.inf
+    expected = compiler.interp.run(graph, x, s)[0]
+    assert not np.isnan(expected).all()
+    np.testing.assert_array_equal(np.isnan(m(x, s)[0]), np.isnan(expected))
+
+
+@pytest.mark.parametrize("spec", [
+    # a depthwise conv has no blocked kernel with a prologue: the product is written
+    "nn.Sequential(nn.Conv2d(3, 16, 1), SqueezeExcite(16), nn.Conv2d(16, 16, 3, groups=16))",
+    # the product is read twice
+    "nn.Sequential(nn.Conv2d(3, 16, 1), SqueezeExcite(16), Add(nn.Conv2d(16, 16, 1)))",
+])
+def test_channelwise_scale_stays_a_kernel_where_it_must(spec):
+    _, m = se_kernels(spec, (1, 3, 5, 5))
+    assert ["Mul"] in [k.ops for k in m.kernels]

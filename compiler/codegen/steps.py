@@ -23,25 +23,25 @@ def operand_offset(spec, name: str, off, n, c, h, w):
     if h is None or w is None:
         raise ValueError(f"{spec.name}: operand {name} is {layout} but the output is "
                          f"{spec.out_layout}, and the template gives no coordinates")
-    channels = shape[1]
-    if not layout.blocked and spec.out_layout.blocked and \
-            not (lift(c).is_const and lift(c).const < channels):
-        # a blocked output's padded lanes (c >= channels) are zeroed after the epilogue:
-        # they read the last real channel, never past the end of the operand
-        c = atom(f"(({c}) < {channels} ? ({c}) : {channels - 1})")
+    if not layout.blocked and spec.out_layout.blocked:
+        c = clamped(c, shape[1])
     return offset(layout, shape, n, c, h, w)
 
 
 def apply_steps(spec, steps: list, v: str, n, c, off, h=None, w=None) -> str:
-    """C statements applying `steps` (a kernel's fused epilogue or load prologue) to the float
-    variable `v`: each is its op's C expression (`c_apply`) for the element at (n, c, h, w),
-    offset `off` in the output (index expressions)."""
+    """C statements applying `steps` (a kernel's fused epilogue, or with `off` None its load
+    prologue, whose operands are channel-wise) to the float variable `v`: each is its op's C
+    expression (`c_apply`) for the element at (n, c, h, w), offset `off` in the output (index
+    expressions)."""
     lines = []
     for step in steps:
         index = logical_index(spec, off, n, c, h, w) if step.op.position_dependent else None
+        offsets = [operand_offset(spec, o, off, n, c, h, w) if off is not None else
+                   broadcast_offset(spec.in_layouts[int(o[2:])], spec.in_shapes[int(o[2:])],
+                                    n, c)
+                   for o in step.operands]
         at = {"n": n, "c": c, "off": off, "index": index, "operands": step.operands,
-              "operand_offsets": [operand_offset(spec, o, off, n, c, h, w)
-                                  for o in step.operands],
+              "operand_offsets": offsets,
               "param": lambda name, prefix=step.prefix: f"{prefix}_{name}",
               "seed": f"(uint64_t)state[{step.seed.offset}]" if step.seed else None}
         lines.append(f"{v} = {step.op.c_apply(v, at)};")
@@ -65,8 +65,26 @@ def logical_index(spec, off, n, c, h, w):
 
 def broadcast_offset(layout, shape, n, c):
     """The offset of the element a channel-wise operand (N or 1, C or 1, 1, ...) holds for
-    batch n and channel c of the output."""
+    batch n and channel c of the output. A padded lane of a blocked result (c >= C, zeroed
+    afterwards) reads the last channel of an NCHW operand, never past its end."""
     n, c = (lift(n) if shape[0] > 1 else 0), (lift(c) if shape[1] > 1 else 0)
     if layout.blocked:
         return offset(layout, shape, n, c, 0, 0)
-    return lift(n) * shape[1] + c
+    return lift(n) * shape[1] + clamped(c, shape[1])
+
+
+def clamped(c, channels: int):
+    """Channel index `c`, or the last channel where `c` may reach past it (a padded lane of a
+    blocked result, zeroed afterwards, reading an NCHW operand): as far as the loop ranges
+    tell, it never reads past the operand's end."""
+    c = lift(c)
+    most = c.const
+    for name, coef in c.terms.items():
+        if name not in c.ranges:
+            most = None
+            break
+        first, stop = c.ranges[name]
+        most += max(coef * first, coef * (stop - 1))
+    if most is not None and most < channels:
+        return c
+    return atom(f"(({c}) < {channels} ? ({c}) : {channels - 1})")

@@ -75,9 +75,11 @@ def lower(node: Node, index: int, target, kernels: str = "auto") -> KernelSpec:
             f"{layouts.out}")
     spec = KernelSpec(name=c_identifier(f"k{index:03d}", node.name), node=node,
                       in_shapes=[i.shape for i in node.inputs], out_shape=node.shape)
-    for number, p in enumerate(node.prologue):
-        spec.add_step(p.op, [], f"p{number}", p.name, prologue=True)
     operand = node.anchor_arity
+    for number, p in enumerate(node.prologue):
+        names = [f"in{operand + j}" for j in range(len(p.inputs))]
+        operand += len(p.inputs)
+        spec.add_step(p.op, names, f"p{number}", p.name, prologue=True)
     for number, f in enumerate(node.fused, start=1):
         names = [f"in{operand + j}" for j in range(len(f.inputs))]
         operand += len(f.inputs)

@@ -22,13 +22,13 @@ from .util import padded_bias, parallel_if, plural
 
 def runs_conv_blocked(node, target, layouts: Layouts) -> bool:
     """Data input blocked, or NCHW where reads_nchw_directly (or the output is NCHW too); a
-    concatenated input only as blocked pieces; a load prologue only on an NCHW input of one
-    group; a PixelShuffle store pattern only into NCHW. Fused operands in any layout (the
-    epilogue indexes them by coordinates)."""
+    concatenated input only as blocked pieces; a load prologue only with one group; a
+    PixelShuffle store pattern only into NCHW. Fused operands in any layout (the epilogue
+    indexes them by coordinates)."""
     if not tiles_blocks(node, target):
         return False
     data = layouts.ins[:node.anchor_arity]
-    if node.prologue and (data[0].blocked or node.op.groups > 1):
+    if node.prologue and node.op.groups > 1:
         return False
     if len(data) > 1 and not all(lay.blocked for lay in data):
         return False
@@ -87,6 +87,8 @@ def conv2d_blocked(spec: KernelSpec, target) -> None:
         block_groups=ocb // rb_oc, tile_blocks=rb_oc,
         # input: channel blocks read per work item, where image n's (and group's) begin
         in_blocks=icb_g, blocked_in=blocked_in, plane=h * w * v,
+        # the load prologue leaves the input's padded lanes alone
+        in_channels=ic, padded_in=blocked_in and ic % v != 0,
         image_floats=(-(-ic // v) * h * w * v) if blocked_in else ic * h * w,
         group_blocks=ocb_g // rb_oc if g > 1 else 0,
         group_floats=icb_g * h * w * v if blocked_in else ic // g * h * w,

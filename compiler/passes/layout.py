@@ -60,16 +60,18 @@ def choose_layout(graph: Graph, target) -> Graph:
     conversions: dict[tuple[int, Layout], Node] = {}
     for n in list(g.nodes):
         needs = input_layouts(n, layout, able, runs)
+        if n.prologue and layout[id(n.inputs[0])] != needs[0]:
+            # the conversion applies the prologue, and reads its operands instead
+            first, count = n.anchor_arity, sum(len(p.inputs) for p in n.prologue)
+            n.inputs[0] = convert(g, n.inputs[0], needs[0], layout, {}, before=n,
+                                  fused=n.prologue, operands=n.inputs[first:first + count])
+            del n.inputs[first:first + count], needs[first:first + count]
+            n.prologue = []
         for position, (x, need) in enumerate(zip(list(n.inputs), needs)):
-            if layout[id(x)] == need:
-                continue
-            if position == 0 and n.prologue:      # the conversion applies the prologue
-                n.inputs[0] = convert(g, x, need, layout, {}, before=n, fused=n.prologue)
-                n.prologue = []
-            else:
+            if layout[id(x)] != need:
                 n.inputs[position] = convert(g, x, need, layout, conversions, before=n)
         operands = n.inputs[n.anchor_arity:]
-        for f in n.fused:                         # fused steps read the converted operands
+        for f in n.prologue + n.fused:            # steps read the converted operands
             f.inputs, operands = operands[:len(f.inputs)], operands[len(f.inputs):]
     for j, out in enumerate(g.outputs):
         if layout[id(out)].blocked:
@@ -99,12 +101,14 @@ def input_layouts(n: Node, layout: dict, able: dict, runs) -> list[Layout]:
 
 
 def convert(g: Graph, x: Node, need: Layout, layout: dict, conversions: dict,
-            before: Node | None, fused: list[Node] = ()) -> Node:
+            before: Node | None, fused: list[Node] = (), operands: list[Node] = ()) -> Node:
     """A Reorder of `x` into `need`, shared by every reader that needs the same (unless it
-    also applies `fused` elementwise steps, moved from a reader's load prologue)."""
+    also applies `fused` elementwise steps, moved from a reader's load prologue, which read
+    `operands`)."""
     key = (id(x), need)
     if key not in conversions:
-        node = Node(Reorder(layout[id(x)], need), [x], x.shape, f"{x.name}.to_{need}")
+        node = Node(Reorder(layout[id(x)], need), [x, *operands], x.shape,
+                    f"{x.name}.to_{need}")
         node.fused = list(fused)
         node.layout = need
         layout[id(node)] = need

@@ -57,3 +57,32 @@ def fuse_input_prologues(graph: Graph) -> Graph:
         g.nodes.remove(node)
     g.renumber()
     return g
+
+
+def fuse_channelwise_prologues(graph: Graph) -> Graph:
+    """x * s with a channel-wise s (N or 1, C, 1, 1: a squeeze-and-excitation scale; also
+    + - /) whose only reader is a one-group Conv2d runs as that conv's load prologue: each
+    input value is scaled as it is loaded (in-bounds values only, so the conv's zero padding
+    stays zero, as padding x * s does), and x * s is never written. s joins the conv's
+    inputs after its own, as the prologue's operand."""
+    g = graph.copy()
+    for node in list(g.nodes):
+        if not (node.op.elementwise and node.op.extra_inputs == 1 and len(node.inputs) == 2
+                and not node.fused and g.fanout(node) == 1 and node not in g.outputs):
+            continue
+        x, s = node.inputs
+        if len(x.shape) != 4 or s.shape == x.shape or s.shape[2:] != (1, 1):
+            continue
+        readers = g.consumers(node)
+        conv = readers[0] if readers else None
+        if conv is None or not isinstance(conv.op, Conv2d) or conv.op.groups != 1 or \
+                conv.prologue or conv.concat_of is not None or conv.inputs[0] is not node or \
+                any(i is node for i in conv.inputs[1:]):
+            continue
+        arity = conv.anchor_arity
+        conv.inputs = [x] + conv.inputs[1:arity] + [s] + conv.inputs[arity:]
+        conv.prologue = [node]
+        node.inputs = [s]
+        g.nodes.remove(node)
+    g.renumber()
+    return g
