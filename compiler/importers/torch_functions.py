@@ -59,6 +59,14 @@ def is_number(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+class Pending:
+    """A value that is only half a pattern: only the converters in `accepted_by` may take it
+    (any other use of it is unsupported, for `reason`)."""
+
+    accepted_by: tuple = ()
+    reason = ""
+
+
 def layer(ctx: Context, name: str, x, *args, **kwargs):
     """Run compiler.nn's layer `name` made from the call's arguments (its constructor checks
     them as for a compiler.nn model)."""
@@ -76,21 +84,25 @@ def layer(ctx: Context, name: str, x, *args, **kwargs):
 
 
 # --- arithmetic: tensors, channel-wise tensors (N x C x 1 x 1) and numbers -----------------
+ARITHMETIC = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+              "div": operator.truediv}
+
+
 def binary(ctx: Context, kind: str, a, b, inplace: bool = False):
+    """a + b (- * /) with smelt's traced Tensor arithmetic (numbers alone: Python's)."""
+    if not all(is_tensor(v) or is_number(v) or isinstance(v, Expanded) or not known(v)
+               for v in (a, b)):
+        raise Unsupported(f"operands must be tensors or numbers, got {type(a).__name__} and "
+                          f"{type(b).__name__}")
     if not known(a, b):
-        if not all(is_tensor(v) or is_number(v) or not known(v) for v in (a, b)):
-            raise Unsupported(f"operands must be tensors or numbers, got {a!r} and {b!r}")
         return UNKNOWN_TENSOR if is_tensor(a) or is_tensor(b) else UNKNOWN
+    expected = np.broadcast_shapes(*(getattr(v, "shape", ()) for v in (a, b)))
+    a, b = (v.tensor if isinstance(v, Expanded) else v for v in (a, b))
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         check_broadcast(kind, a.shape, b.shape)
-    elif not (isinstance(a, Tensor) and is_number(b) or is_number(a) and isinstance(b, Tensor)):
-        if is_number(a) and is_number(b):          # torch.add(2, 3) on Python numbers
-            return {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
-                    "div": operator.truediv}[kind](a, b)
-        raise Unsupported(f"operands must be tensors or numbers, got {type(a).__name__} "
-                          f"and {type(b).__name__}")
-    y = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
-         "div": operator.truediv}[kind](a, b)       # smelt's traced Tensor arithmetic
+    y = ARITHMETIC[kind](a, b)
+    if isinstance(y, Tensor) and y.shape != expected:        # the expanded operand is larger
+        raise Unsupported(Expanded.reason)
     if inplace:
         if not isinstance(a, Tensor) or y.shape != a.shape:
             raise Unsupported(f"in-place {kind} must keep the shape of its tensor")
@@ -375,6 +387,69 @@ def contiguous(ctx, input, memory_format=torch.contiguous_format):
     return input
 
 
+@function(torch.squeeze)
+@method("squeeze")
+def squeeze(ctx, input, dim=None):
+    if not known(input, dim):
+        return UNKNOWN_TENSOR
+    ctx.require_tensor(input)
+    rank = len(input.shape)
+    dims = range(rank) if dim is None else [d % rank for d in as_shape((dim,))]
+    return input.view(*[s for i, s in enumerate(input.shape) if i not in dims or s != 1])
+
+
+@function(torch.unsqueeze)
+@method("unsqueeze")
+def unsqueeze(ctx, input, dim):
+    if not known(input, dim):
+        return UNKNOWN_TENSOR
+    ctx.require_tensor(input)
+    shape = list(input.shape)
+    shape.insert(dim % (len(shape) + 1), 1)
+    return input.view(*shape)
+
+
+class Expanded(Pending):
+    """y.expand_as(x) or y.expand(sizes): y itself, which smelt's + - * / broadcast (an
+    N x C x 1 x 1 operand), so only they may take it."""
+
+    reason = "an expanded tensor is only supported as an operand of + - * / that broadcast it"
+
+    def __init__(self, tensor: Tensor, shape: tuple):
+        self.tensor, self.shape = tensor, shape
+
+
+@method("expand_as")
+def expand_as(ctx, input, other):
+    if not known(input, other):
+        return UNKNOWN_TENSOR
+    ctx.require_tensor(input)
+    return Expanded(input, other.shape)
+
+
+@method("expand")
+def expand(ctx, input, *sizes):
+    sizes = as_shape(sizes)
+    if not known(input, sizes):
+        return UNKNOWN_TENSOR
+    ctx.require_tensor(input)
+    have = (1,) * (len(sizes) - len(input.shape)) + tuple(input.shape)
+    return Expanded(input, tuple(h if s == -1 else s for s, h in zip(sizes, have)))
+
+
+@method("float", "detach")
+def same(ctx, input):
+    """x.float() and x.detach() are x itself (smelt computes in float32; no gradients)."""
+    ctx.require_tensor(input)
+    return input
+
+
+@function(torch.clone)
+@method("clone")
+def clone(ctx, input, *, memory_format=torch.preserve_format):
+    return ctx.emit(ops.Copy(), input)
+
+
 @method("size")
 def size(ctx, input, dim=None):
     if not known(input, dim):
@@ -407,21 +482,20 @@ def getattr_(ctx, obj, name, *default):
 @method("mean")
 @function(torch.mean)
 def mean(ctx, input, dim=None, keepdim=False, *, dtype=None):
-    """The mean over the spatial dims of an N x C x H x W tensor (a global average pool)."""
+    """The mean over the spatial dims, the last two of an N x C x H x W (or C x H x W)
+    tensor: a global average pool."""
     if dtype is not None:
         raise Unsupported(f"dtype={dtype!r} is not supported; smelt computes in float32")
     dims = (dim,) if isinstance(dim, int) else tuple(dim) if isinstance(dim, (tuple, list)) \
-        else None
-    if known(dim) and (dims is None or not all(isinstance(d, int) for d in dims)
-                       or sorted(d % 4 for d in dims) != [2, 3]):
-        raise Unsupported(f"dim={dim!r} is not supported; only the mean over dims (2, 3) of an "
-                          "N x C x H x W tensor")
+        else ()
+    ranks = [len(input.shape)] if isinstance(input, Tensor) else [3, 4]
+    if known(dim) and not any(all(isinstance(d, int) for d in dims) and
+                              sorted(d % r for d in dims) == [r - 2, r - 1] for r in ranks):
+        raise Unsupported(f"the mean over dim={dim!r} is not supported; only over the last two "
+                          "dims of an N x C x H x W (or C x H x W) tensor")
     if not known(input, dim, keepdim):
         return UNKNOWN_TENSOR
     ctx.require_tensor(input)
-    if len(input.shape) != 4:
-        raise Unsupported(f"the mean of a {len(input.shape)}-D tensor is not supported; only "
-                          "over dims (2, 3) of an N x C x H x W tensor")
     return input.mean(dims, bool(keepdim))
 
 
@@ -492,31 +566,28 @@ def getitem(ctx, input, index):
     return ctx.emit(ops.ChannelSlice(start, stop), input)
 
 
-class Shuffled:
+class Shuffled(Pending):
     """A channel shuffle in the making: x.view(n, g, c / g, h, w).transpose(1, 2) has been
     emitted as ChannelShuffle(g) of x; contiguous() keeps it, and only a view back to
     x's shape completes it."""
+
+    reason = ("a transpose is only supported as the channel shuffle x.view(n, g, c // g, h, w) "
+              "-> transpose(1, 2) -> contiguous() -> view(n, c, h, w)")
 
     def __init__(self, result: Tensor, shape: tuple):
         self.result, self.shape = result, shape
 
     def view(self, ctx, shape):
         if resolve_shape(ctx.name, self.shape, shape) != self.result.shape:
-            raise Unsupported(PATTERN)
+            raise Unsupported(self.reason)
         return self.result
-
-
-PATTERN = ("a transpose is only supported as the channel shuffle x.view(n, g, c // g, h, w) "
-           "-> transpose(1, 2) -> contiguous() -> view(n, c, h, w)")
-#: the converters that may receive a Shuffled
-CONTINUE_SHUFFLE = {"view", "reshape", "contiguous"}
 
 
 @function(torch.transpose, torch.swapaxes, torch.swapdims)
 @method("transpose", "swapaxes", "swapdims")
 def transpose(ctx, input, dim0, dim1):
     if known(dim0, dim1) and sorted((dim0 % 5, dim1 % 5)) != [1, 2]:
-        raise Unsupported(PATTERN)
+        raise Unsupported(Shuffled.reason)
     if not known(input, dim0, dim1):
         return UNKNOWN_TENSOR
     ctx.require_tensor(input)
@@ -525,7 +596,7 @@ def transpose(ctx, input, dim0, dim1):
         len(node.inputs[0].shape) == 4
     n, g, cg, h, w = input.shape if grouped else (0,) * 5
     if not grouped or node.inputs[0].shape != (n, g * cg, h, w):
-        raise Unsupported(PATTERN)
+        raise Unsupported(Shuffled.reason)
     source = Tensor(node.inputs[0], ctx.tracer, input._aliases)
     return Shuffled(ctx.emit(ops.ChannelShuffle(g), source), (n, cg, g, h, w))
 
@@ -533,3 +604,7 @@ def transpose(ctx, input, dim0, dim1):
 @function(torch.channel_shuffle, F.channel_shuffle)
 def channel_shuffle(ctx, input, groups):
     return layer(ctx, "ChannelShuffle", input, groups)
+
+
+Shuffled.accepted_by = (view, reshape, contiguous)
+Expanded.accepted_by = (add, sub, mul, div, add_, sub_, mul_, div_)

@@ -23,27 +23,74 @@ from ..graph import Graph, Input, Node, Tensor, Tracer, live_nodes, normalize_in
 from . import Problem
 from .torch_context import UNKNOWN, UNKNOWN_TENSOR, Context, Unknown, Unsupported, is_tensor, \
     known
-from .torch_functions import CONTINUE_SHUFFLE, METHODS, PATTERN, Shuffled, lookup
+from .torch_functions import METHODS, Pending, lookup
 from .torch_modules import Layers, to_numpy, twin_class
 
 #: functions whose calls on plain Python values (sizes) are evaluated as they are
 PYTHON_MODULES = {"_operator", "operator", "builtins", "math"}
 
 
+def pieces(node: fx.Node, tracer: fx.Tracer) -> int | None:
+    """How many tensors forward's *inputs holds, or a chunk (into a constant number) or
+    split (into listed sizes) returns, as far as it can be told without shapes (chunk may
+    return fewer, when the channels run out: the walk then reports the missing piece)."""
+    if node.op == "placeholder" and node.target.startswith("*"):
+        return tracer.varargs if not node.target.startswith("**") else None
+    name = node.target if node.op == "call_method" else getattr(node.target, "__name__", "")
+    if node.op not in ("call_method", "call_function") or name not in ("chunk", "split"):
+        return None
+    count = node.args[1] if len(node.args) > 1 else \
+        node.kwargs.get("chunks", node.kwargs.get("split_size_or_sections"))
+    if name == "chunk" and isinstance(count, int):
+        return count
+    return len(count) if name == "split" and isinstance(count, (list, tuple)) else None
+
+
+class CountedProxy(fx.Proxy):
+    """fx's proxy, with a len() when it holds a known number of tensors (list(xs))."""
+
+    def __len__(self) -> int:
+        n = pieces(self.node, self.tracer)
+        return n if n is not None else super().__len__()
+
+
 class LeafTracer(fx.Tracer):
     """fx's tracer, keeping whole every layer smelt maps: torch.nn's layers (as fx does)
-    and subclasses of them that keep their forward."""
+    and subclasses of them that keep their forward. `varargs`: how many tensors forward's
+    *inputs receives."""
+
+    def __init__(self, varargs: int):
+        super().__init__()
+        self.varargs = varargs
 
     def is_leaf_module(self, m: torch.nn.Module, qualname: str) -> bool:
-        return twin_class(m) is not None or super().is_leaf_module(m, qualname)
+        where = getattr(type(m), "__module__", None) or ""      # classes made by type() lack it
+        return twin_class(m) is not None or where.startswith(("torch.nn.", "torch.ao.nn.")) \
+            and not isinstance(m, torch.nn.Sequential)
+
+    def proxy(self, node: fx.Node) -> fx.Proxy:
+        return CountedProxy(node, self)
+
+    def iter(self, obj: fx.Proxy):
+        """Iterating a proxy of a known number of tensors (fx unpacks `a, b = ...` itself):
+        `for p in x.chunk(4, 1)`, `[f(p) for p in x.split([2, 6], 1)]`, forward's *inputs."""
+        n = pieces(obj.node, self)
+        return iter([obj[i] for i in range(n)]) if n is not None else super().iter(obj)
 
 
-def trace(module: torch.nn.Module) -> fx.Graph:
+def trace(module: torch.nn.Module, inputs: int) -> fx.Graph:
     """The fx graph of `module`, or the reason fx cannot trace it (forward branching on a
     tensor's value, say) as an UnsupportedModelError. torch.export is no way out: it refuses
     data-dependent branches too, and traces into ATen ops, below the layers and names this
-    importer maps."""
-    tracer = LeafTracer()
+    importer maps. A model that is one layer is that layer's call (fx would trace into it)."""
+    if twin_class(module) is not None:
+        graph = fx.Graph()
+        args = [graph.placeholder(f"input{i}" if inputs > 1 else "input") for i in range(inputs)]
+        graph.output(graph.call_module("", tuple(args)))
+        return graph
+    named = [p for p in inspect.signature(module.forward).parameters.values()
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    tracer = LeafTracer(max(inputs - len(named), 0))
     try:
         return tracer.trace(module)
     except Exception as e:                     # whatever forward raised on fx's proxies
@@ -62,7 +109,7 @@ def import_module(module: torch.nn.Module, input_shape) -> Graph | None:
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"from_torch expects a torch.nn.Module, got {type(module).__name__}")
     shapes = None if input_shape is None else normalize_input_shapes(input_shape)[0]
-    return Walk(module, trace(module), shapes).run()
+    return Walk(module, trace(module, 1 if shapes is None else len(shapes)), shapes).run()
 
 
 class Walk:
@@ -78,7 +125,6 @@ class Walk:
         self.layers = Layers(module, self.tracer, self.state)
         self.env: dict[fx.Node, object] = {}
         self.inputs: list[Node] = []
-        self.placeholders = 0
         self.result: list = []
         self.single = True
         self.problems: list[Problem] = []
@@ -115,8 +161,8 @@ class Walk:
         try:
             self.env[node] = self.convert(node, ctx, args, kwargs)
         except (Unsupported, UnsupportedArgumentError, TraceError) as e:
-            name = node.target if node.op == "call_module" else ctx.name
             op, reason = op_name(self.module, node), str(e)
+            name = (node.target or op) if node.op == "call_module" else ctx.name
             reason = reason[len(op) + 2:] if reason.startswith(f"{op}: ") else reason
             self.problems.append(Problem(name, op, reason))
             self.env[node] = UNKNOWN
@@ -131,15 +177,13 @@ class Walk:
             raise Unsupported("a tensor attribute used directly in forward (a parameter or "
                               "buffer outside a layer) is not supported; smelt takes weights "
                               "through layers")
-        continues = node.op == "call_method" and node.target in CONTINUE_SHUFFLE or \
-            node.target is torch.reshape
-        if any(isinstance(v, Shuffled) for v in args) and not continues:
-            raise Unsupported(PATTERN)
         if node.op == "call_module":
+            require_done(args, None)
             return self.layers.call(node.target, args, kwargs)
         if node.op == "call_method":
             convert = METHODS.get(node.target)
             if convert is None:
+                require_done(args, None)
                 if is_tensor(args[0]) or not known(args[0]) and hasattr(torch.Tensor,
                                                                          node.target):
                     raise Unsupported(f"Tensor.{node.target} is not supported")
@@ -149,27 +193,40 @@ class Walk:
         else:
             target = node.target
             python = getattr(target, "__module__", None) in PYTHON_MODULES
-            if python and not any(is_tensor(v) for v in args):
+            if python and not any(is_tensor(v) or isinstance(v, Pending) for v in args):
                 if not known(args, kwargs):
                     return UNKNOWN
-                return target(*args, **kwargs)                           # size arithmetic
+                try:
+                    return target(*args, **kwargs)                       # size arithmetic
+                except (IndexError, KeyError, TypeError, ValueError) as e:
+                    raise Unsupported(f"{type(e).__name__}: {e}") from None
             convert = lookup(target)
             if convert is None:
                 raise Unsupported(f"{function_name(target)} is not supported")
+        require_done(args, convert)
         return call(convert, ctx, args, kwargs)
 
     def placeholder(self, node: fx.Node):
-        """The next input, named as forward's argument."""
-        index, self.placeholders = self.placeholders, self.placeholders + 1
-        if self.shapes is None or index >= len(self.shapes):
-            if node.args:                              # forward(x, extra=default)
-                return node.args[0]
+        """The next input, named as forward's argument; *inputs: a tuple of the rest."""
+        if node.target.startswith("**"):
+            return {}
+        if node.target.startswith("*"):
             if self.shapes is None:
-                return UNKNOWN_TENSOR
-            raise TypeError(f"{type(self.module).__name__}.forward takes more tensors than "
-                            f"input_shape gives ({len(self.shapes)})")
-        shape = self.shapes[index]
-        self.inputs.append(Node(Input(shape), [], shape, node.target))
+                return UNKNOWN
+            rest = range(len(self.shapes) - len(self.inputs))
+            return tuple(self.next_input(f"{node.target[1:]}{i}") for i in rest)
+        if self.shapes is not None and len(self.inputs) < len(self.shapes):
+            return self.next_input(node.target)
+        if node.args:                                  # forward(x, extra=default)
+            return node.args[0]
+        if self.shapes is None:
+            return UNKNOWN_TENSOR
+        raise TypeError(f"{type(self.module).__name__}.forward takes more tensors than "
+                        f"input_shape gives ({len(self.shapes)})")
+
+    def next_input(self, name: str) -> Tensor:
+        shape = self.shapes[len(self.inputs)]
+        self.inputs.append(Node(Input(shape), [], shape, name))
         return Tensor(self.inputs[-1], self.tracer)
 
     def output(self, node: fx.Node, value) -> None:
@@ -179,12 +236,19 @@ class Walk:
         if bad or not values:
             self.problems.append(Problem("output", "return", "forward must return a tensor or "
                                          f"a tuple of tensors, got {value!r}"))
-        elif any(isinstance(v, Shuffled) for v in values):
-            self.problems.append(Problem("output", "return", PATTERN))
+        elif pending := [v for v in values if isinstance(v, Pending)]:
+            self.problems.append(Problem("output", "return", pending[0].reason))
         if self.shapes is not None and len(self.inputs) != len(self.shapes):
             raise TypeError(f"{type(self.module).__name__}.forward takes {len(self.inputs)} "
                             f"tensors, input_shape gives {len(self.shapes)}")
         self.result = values
+
+
+def require_done(args: tuple, convert) -> None:
+    """A half-done pattern (Pending) goes on only into the converters that complete it."""
+    for v in args:
+        if isinstance(v, Pending) and convert not in v.accepted_by:
+            raise Unsupported(v.reason)
 
 
 def call(convert, ctx: Context, args: tuple, kwargs: dict):

@@ -22,8 +22,8 @@ CONTAINERS = {"Module", "Sequential", "ModuleList"}
 
 def torch_base(module) -> type | None:
     """The torch.nn class `module` is, or derives from."""
-    return next((c for c in type(module).__mro__ if c.__module__.startswith("torch.nn.")),
-                None)
+    return next((c for c in type(module).__mro__  # (classes made by type() have no __module__)
+                 if (getattr(c, "__module__", None) or "").startswith("torch.nn.")), None)
 
 
 def twin_class(module) -> type | None:

@@ -32,9 +32,9 @@ def fuse_epilogues(graph: Graph) -> Graph:
         for position, x in enumerate(node.inputs):
             if position and not getattr(node.op, "commutative", False):
                 break                     # a - b, a / b: only a's producer applies it
-            producer, views = through_views(x)
-            if producer.shape != node.shape and not views:
+            if x.shape != node.shape:
                 continue                  # a broadcast operand: its producer makes fewer
+            producer, views = through_views(x)
             others = node.inputs[:position] + node.inputs[position + 1:]
             if views and any(op.channel_dependent for op in chain_ops(node)):
                 continue
