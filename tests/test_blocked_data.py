@@ -1,4 +1,4 @@
-"""Blocked (NCHW[V]c) pools, Upsample and Cat: the blocked families are the ones that run, their
+"""Blocked (NCHW[V]c) pools, Upsample, Cat and channel gathers: the blocked families are the ones that run, their
 padded lanes stay zero and NaN propagates lane by lane, V = 8 (AVX2) matches PyTorch too, the
 reference kernels still do, and ResNet-18's stem pool needs no Reorder."""
 from __future__ import annotations
@@ -13,13 +13,15 @@ from compiler.planner import plan
 from compiler.target import Target
 
 from . import isas
-from .cases import BY_ID, blocked_pool, blocked_shape
+from .cases import BY_ID, blocked_pool, blocked_shape, ops
 from .parity import assert_close, compile_case, fixture, smelt_model
 
-BLOCKED = blocked_pool.CASES + blocked_shape.CASES
+BLOCKED = blocked_pool.CASES + blocked_shape.CASES + [
+    c for c in ops.CASES if c.id.startswith(("blk_shuffle", "blk_chunk", "blk_split"))]
 FAMILIES = {"MaxPool2d": "pool2d_blocked", "AvgPool2d": "pool2d_blocked",
-            "AdaptiveAvgPool2d": "pool2d_blocked", "Upsample": "upsample_blocked",
-            "Cat": "cat_blocked"}
+            "AdaptiveAvgPool2d": "pool2d_blocked", "AdaptiveMaxPool2d": "pool2d_blocked",
+            "Upsample": "upsample_blocked", "Cat": "cat_blocked",
+            "ChannelShuffle": "channel_gather_blocked", "ChannelSlice": "channel_gather_blocked"}
 
 
 def case_plan(case, fuse=True, isa=None):
@@ -102,6 +104,10 @@ KERNEL_MODELS = {
     "bilinear": (lambda: nn.Sequential(nn.Conv2d(3, 20, 1),
                                        nn.Upsample(scale_factor=2, mode="bilinear"),
                                        nn.Sigmoid(), nn.Conv2d(20, 4, 1)), (2, 3, 4, 3)),
+    "adaptive_max": (lambda: nn.Sequential(nn.Conv2d(3, 20, 1), nn.AdaptiveMaxPool2d((3, 4)),
+                                           nn.Sigmoid(), nn.Conv2d(20, 4, 1)), (2, 3, 7, 9)),
+    "shuffle": (lambda: nn.Sequential(nn.Conv2d(3, 20, 1), nn.ChannelShuffle(4),
+                                      nn.Sigmoid(), nn.Conv2d(20, 4, 1)), (1, 3, 4, 5)),
 }
 
 
