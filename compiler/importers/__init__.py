@@ -86,10 +86,12 @@ def from_onnx(model, input_shape=None):
 def check(model, input_shape=None) -> Report:
     """Every operator or argument of `model` smelt cannot compile, without raising: a torch
     module, an ONNX path or ModelProto, or a compiler.nn module."""
+    if is_onnx_model(model):          # symbolic input dims need no input_shape to be checked
+        require("onnx", "onnx")
+        from . import onnx_graph
+        return Report(onnx_graph.problems(model, input_shape))
     try:
-        if is_onnx_model(model):
-            from_onnx(model, input_shape)
-        elif is_torch_module(model):
+        if is_torch_module(model):
             require("torch", "torch")
             from . import torch_fx
             torch_fx.import_module(model, input_shape)     # input_shape=None: checks only
