@@ -81,6 +81,7 @@ def conv2d_blocked(spec: KernelSpec, target) -> None:
                   f"{ocb}x{icb_g}x{kh}x{kw}x{icv}x{v} packed")
     spec.constant("bias", bias, f"{oc} (+{ocb * v - oc} zero lanes)")
     row_floats = w * (v if blocked_in else 1)
+    image_floats = (-(-ic // v) * h * w * v) if blocked_in else ic * h * w
     spec.ctx = dict(
         v=v, n=n, oh=oh, kw=kw, sh=sh, sw=sw, dh=dh, dw=dw, pt=pt, pl=pl,
         # work items: (image, group of tile_blocks output channel blocks, output row)
@@ -89,7 +90,7 @@ def conv2d_blocked(spec: KernelSpec, target) -> None:
         in_blocks=icb_g, blocked_in=blocked_in, plane=h * w * v,
         # the load prologue leaves the input's padded lanes alone
         in_channels=ic, padded_in=blocked_in and ic % v != 0,
-        image_floats=(-(-ic // v) * h * w * v) if blocked_in else ic * h * w,
+        image_floats=image_floats,
         group_blocks=ocb_g // rb_oc if g > 1 else 0,
         group_floats=icb_g * h * w * v if blocked_in else ic // g * h * w,
         pieces=[dict(first=start, blocks=-(-p // v), image_floats=-(-p // v) * h * w * v)
@@ -103,11 +104,15 @@ def conv2d_blocked(spec: KernelSpec, target) -> None:
         runs=[dict(variant=index, first=start, count=count, width=instances[index][0],
                    comment=run_comment(start, count, *instances[index], kw))
               for index, start, count in runs],
+        # weight-stationary over a batch: when the layer's weights outweigh one image, the
+        # images run inside the block-group loop, so a group's weights stay in cache for all
+        images_inside=n > 1 and ocb * icb_g * kh * kw * icv * v > image_floats,
         parallel=parallel_if(spec.flops))
+    order = "block group, n" if spec.ctx["images_inside"] else "n, block group"
     spec.note = (f"{in_layout} -> {out_layout if not store else f'NCHW via PixelShuffle({store})'}"
                  f", tile {rb_w} px x {plural(rb_oc, 'block')} of {v}, "
                  f"{plural(len(instances), 'tile variant')}, "
-                 + ("threads over (n, block group, row)" if spec.ctx["parallel"] else "one thread"))
+                 + (f"threads over ({order}, row)" if spec.ctx["parallel"] else "one thread"))
 
 
 CONV2D_BLOCKED = Family("conv2d_blocked", runs_conv_blocked, conv2d_blocked)
