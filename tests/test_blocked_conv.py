@@ -14,6 +14,7 @@ from compiler.target import Target
 from tests.nets import NETWORKS
 
 from .cases import blocked_conv
+from .isas import RUNNABLE
 from .parity import assert_close, compile_case, fixture, smelt_model
 
 CASES = blocked_conv.CASES
@@ -115,3 +116,26 @@ def test_networks_use_the_fast_families(name, families):
     p = plan(compiler.trace(net.build(compiler.nn, compiler.cat).eval(), net.shape),
              target=Target.detect("avx512"))
     assert [k.family for k in p.kernels if watched(k.node)] == families
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+@pytest.mark.parametrize("layer, shape, family", [
+    ("nn.Conv2d(64, 48, 3, 1, 1)", (3, 64, 5, 7), "conv2d_blocked"),
+    ("nn.ConvTranspose2d(64, 32, 4, 2, 1)", (3, 64, 4, 3), "conv_transpose2d_blocked"),
+], ids=["conv", "convT"])
+def test_batch_runs_weight_stationary(layer, shape, family, isa):
+    """Weights larger than one image: the images run inside the loop over output channel
+    groups. Every image's output equals, bit for bit, the same layer run on it alone (the
+    arithmetic per pixel is the same), and matches PyTorch's numbers through the reference."""
+    model = eval(f"nn.Sequential({layer}, nn.ReLU())", {"nn": compiler.nn}).eval()
+    m = compiler.compile(model, shape, isa=isa)
+    (k,) = m.plan.kernels
+    assert k.family == family and "threads over (block group, n" in k.note
+    alone = compiler.compile(model, (1,) + shape[1:], isa=isa)
+    assert "threads over (n, block group" in alone.plan.kernels[0].note
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    y = m(x)
+    for i in range(shape[0]):
+        np.testing.assert_array_equal(y[i:i + 1], alone(x[i:i + 1]))
+    reference = compiler.compile(model, shape, kernels="reference")
+    assert_close(y, reference(x), 1e-5, 1e-6, f"{layer} batch {shape[0]}")

@@ -16,7 +16,8 @@ from __future__ import annotations
 from .spec import KernelSpec
 from .family import Family, Layouts
 from .tiling import (CONV_TILES, WIDE_KERNEL, balanced_widths, column_tiles, pack_weights,
-                     reads_nchw_directly, row_taps, run_comment, tiles_blocks, uniform_range)
+                     reads_nchw_directly, row_taps, run_comment, tiles_blocks, uniform_range,
+                     work_order)
 from .util import padded_bias, parallel_if, plural
 
 
@@ -104,11 +105,9 @@ def conv2d_blocked(spec: KernelSpec, target) -> None:
         runs=[dict(variant=index, first=start, count=count, width=instances[index][0],
                    comment=run_comment(start, count, *instances[index], kw))
               for index, start, count in runs],
-        # weight-stationary over a batch: when the layer's weights outweigh one image, the
-        # images run inside the block-group loop, so a group's weights stay in cache for all
-        images_inside=n > 1 and ocb * icb_g * kh * kw * icv * v > image_floats,
+        loop_order=work_order(n, ocb * icb_g * kh * kw * icv * v, image_floats),
         parallel=parallel_if(spec.flops))
-    order = "block group, n" if spec.ctx["images_inside"] else "n, block group"
+    order = "block group, n" if spec.ctx["loop_order"] else "n, block group"
     spec.note = (f"{in_layout} -> {out_layout if not store else f'NCHW via PixelShuffle({store})'}"
                  f", tile {rb_w} px x {plural(rb_oc, 'block')} of {v}, "
                  f"{plural(len(instances), 'tile variant')}, "

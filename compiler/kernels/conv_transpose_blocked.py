@@ -37,7 +37,7 @@ import numpy as np
 from ..ops.conv import ConvTranspose2d
 from .spec import KernelSpec
 from .tiling import (BLOCKING, balanced_widths, column_tiles, pack_weights,
-                           reads_nchw_directly, row_taps, tiles_blocks, uniform_range)
+                     reads_nchw_directly, row_taps, tiles_blocks, uniform_range, work_order)
 from .family import Family, Layouts
 from .util import padded_bias, parallel_if
 
@@ -257,12 +257,15 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> None:
         # row_order[group_start[r]:group_start[r + 1]]
         row_order=None if chunks == 1 and order == list(range(oh)) else order,
         group_start=[sum(len(x) for x in groups[:i]) for i in range(len(groups) + 1)],
+        loop_order=work_order(n, packed.size, (-(-ic // v) * v if blocked_in else ic) * h * w),
         parallel=parallel_if(spec.flops),
         **row_context(rows, oh, h, sh, ph, reads))
     spec.note = (f"{in_layout} -> {out_layout}, {sh * sw} output phases, tile {rb_w} px x "
                  f"{rb_oc} blocks of {v}" + (f", {chunks} input chunks of {chunk_icb} blocks"
                                             if chunks > 1 else "") +
-                 ", threads over (n, block group, row" + ("s)" if chunks > 1 else ")"))
+                 ", threads over (" + ("block group, n" if spec.ctx["loop_order"]
+                                       else "n, block group")
+                 + ", row" + ("s)" if chunks > 1 else ")"))
 
 
 # --- few output channels written to NCHW: vectorise over input channels instead ----------------

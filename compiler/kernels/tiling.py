@@ -105,6 +105,14 @@ def pack_weights(weight: np.ndarray, groups: int, v: int, icv: int, blocked_in: 
     return weight.reshape(ocb, v, icb_g, icv, kh, kw).transpose(0, 2, 4, 5, 3, 1)
 
 
+def work_order(n: int, weight_floats: int, image_floats: int) -> list[int] | None:
+    """How to nest a convolution's work items (image, block group, rows): when a batch's layer
+    weights outweigh one image, images go inside the block-group loop ([1, 0, 2]), so each
+    group's weights stay in cache for every image instead of streaming once per image; else
+    None, images outermost (each image stays in cache for every group)."""
+    return [1, 0, 2] if n > 1 and weight_floats > image_floats else None
+
+
 def uniform_range(lo: list[int], hi: list[int]) -> tuple[int, int] | None:
     """(first, count) when every output row reads the same kernel rows, else None (a table)."""
     if len(set(lo)) == 1 and len(set(hi)) == 1:
