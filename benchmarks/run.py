@@ -39,7 +39,8 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 #: frameworks whose threads come from libgomp, which honours OMP_PROC_BIND (and ignores a
 #: proc_bind clause unless it or OMP_PLACES is set); ONNX Runtime has its own thread pool
 OPENMP_FRAMEWORKS = ("smelt", "torch")
-RECORDED_ENV = ("OMP_", "GOMP_", "KMP_", "MKL_", "SMELT_", "ORT_", "OPENBLAS_")
+RECORDED_ENV = ("OMP_", "GOMP_", "KMP_", "MKL_", "SMELT_", "ORT_", "OPENBLAS_", "ONEDNN_",
+                "ATEN_")
 FRAMEWORK_MODULES = {"smelt": "compiler", "torch": "torch", "onnxruntime": "onnxruntime",
                      "openvino": "openvino"}
 BUSY_LOAD = 0.25           # cores kept busy by other processes: above this, numbers are noisy
@@ -125,12 +126,24 @@ class Worker:
             stream.close()
 
 
-def harness_env(framework: str, proc_bind: str) -> dict:
-    """What the harness adds to a worker's environment: OMP_PROC_BIND for libgomp's users."""
+#: how each framework is held to an instruction set narrower than the host's (--isa):
+#: smelt's own variable, oneDNN's (OpenVINO's CPU plugin and PyTorch's convolutions) and
+#: ATen's vectorised kernels. ONNX Runtime has none: MLAS picks its kernels from cpuid.
+ISA_ENV = {
+    "avx2": {"smelt": {"SMELT_ISA": "avx2"},
+             "torch": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"},
+             "openvino": {"ONEDNN_MAX_CPU_ISA": "AVX2"}},
+}
+
+
+def harness_env(framework: str, proc_bind: str, isa: str | None = None) -> dict:
+    """What the harness adds to a worker's environment: OMP_PROC_BIND for libgomp's users,
+    and with `isa` what holds the framework to that instruction set."""
+    env = dict(ISA_ENV[isa].get(framework, {})) if isa else {}
     if proc_bind != "none" and framework in OPENMP_FRAMEWORKS \
             and "OMP_PROC_BIND" not in os.environ:
-        return {"OMP_PROC_BIND": proc_bind}
-    return {}
+        env["OMP_PROC_BIND"] = proc_bind
+    return env
 
 
 def available_frameworks(requested: list[str]) -> tuple[list[str], list[str]]:
@@ -210,7 +223,7 @@ class Harness:
     def start(self) -> None:
         path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         for f in self.frameworks:
-            added = harness_env(f, self.args.proc_bind)
+            added = harness_env(f, self.args.proc_bind, self.args.isa)
             env = {**os.environ, "PYTHONPATH": path, **added}
             self.workers[f] = w = Worker(f, env, self.tmp / f"{f}.log")
             self.record["versions"].update(w.hello["versions"])
@@ -331,6 +344,10 @@ def parse_args(argv=None):
                         help="OMP_PROC_BIND for the OpenMP-threaded workers, smelt and torch "
                              "alike (default none: every framework as it comes; measured on "
                              "2 cores, spread slowed both smelt and PyTorch)")
+    parser.add_argument("--isa", choices=sorted(ISA_ENV),
+                        help="emulate a narrower host: smelt, OpenVINO and PyTorch are held to "
+                             "this instruction set (ONNX Runtime cannot be: MLAS reads cpuid, "
+                             "so it keeps the host's, which the report says)")
     parser.add_argument("--seed", type=int, default=0, help="for weights and inputs")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
                         help="where the JSON and the chart go (default: benchmarks/results)")
@@ -384,6 +401,10 @@ def main(argv=None) -> int:
     if args.rounds is not None:
         cfg = replace(cfg, rounds=args.rounds)
     frameworks, notes = available_frameworks(args.frameworks)
+    if args.isa and "onnxruntime" in frameworks:
+        notes.append(f"--isa {args.isa}: ONNX Runtime still uses this host's widest "
+                     "instruction set (MLAS has no switch), so its times are a harder bar "
+                     f"than on a real {args.isa} host")
     for note in notes:
         progress(f"note: {note}")
     started = datetime.now(timezone.utc)
@@ -396,7 +417,7 @@ def main(argv=None) -> int:
         "settings": {**asdict(cfg), "nets": args.nets, "batches": args.batches,
                      "threads": args.threads, "frameworks": frameworks, "small": args.small,
                      "quick": args.quick, "tolerance": args.tolerance, "seed": args.seed,
-                     "proc_bind": args.proc_bind},
+                     "proc_bind": args.proc_bind, "isa": args.isa},
         "notes": notes, "machine": report.machine_info(), "versions": {}, "worker_env": {},
         "harness_env": {},
         "results": [],
@@ -432,7 +453,9 @@ def main(argv=None) -> int:
 def print_summary(record: dict, frameworks: list[str], paths: list[Path]) -> None:
     machine, peak = record["machine"], record["fma_peak_gflops"]
     print(f"## smelt benchmarks, {record['started']}\n")
-    print(f"{machine['cpu']}, {machine['physical_cores']} cores, {machine['isa']} "
+    emulated = record["settings"].get("isa")
+    isa = f"{machine['isa']} host emulating {emulated} (--isa)" if emulated else machine["isa"]
+    print(f"{machine['cpu']}, {machine['physical_cores']} cores, {isa} "
           f"({' '.join(machine['flags'])}); " + ", ".join(
               f"{k} {v}" for k, v in record["versions"].items()
               if k in ("smelt", "torch", "onnxruntime", "openvino", "numpy",

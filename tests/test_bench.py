@@ -57,6 +57,18 @@ def test_harness_against_torch_and_onnxruntime(tmp_path):
         assert (tmp_path / "latest.png").stat().st_size > 0
 
 
+def test_harness_emulates_a_narrower_isa(tmp_path):
+    """--isa avx2: smelt's worker builds AVX2 code (its FMA peak kernel too), the other
+    frameworks get the variables that hold them to AVX2, and the record says so."""
+    record = run_harness(tmp_path, "--frameworks", "smelt", "--no-chart", "--isa", "avx2")
+    assert record["settings"]["isa"] == "avx2"
+    assert record["worker_env"]["smelt"]["SMELT_ISA"] == "avx2"
+    assert "8-float vectors (avx2)" in record["fma_peak_kernel"]
+    assert run.harness_env("openvino", "none", "avx2") == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert run.harness_env("torch", "spread", "avx2")["OMP_PROC_BIND"] == "spread"
+    assert run.harness_env("onnxruntime", "none", "avx2") == {}
+
+
 def test_disagreeing_outputs_fail_loudly():
     a = np.ones((2, 3), np.float32)
     assert run.check_outputs({"smelt": a, "torch": a + 1e-5}, 1e-3, "here")["smelt/torch"] > 0
