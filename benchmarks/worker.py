@@ -29,6 +29,8 @@ import traceback
 
 import numpy as np
 
+from compiler.cli.bench_worker import time_batch   # the timing protocol `smelt bench` shares
+
 from . import suite
 
 
@@ -250,24 +252,6 @@ class OpenVino(Runner):
 
 
 RUNNERS = {r.name: r for r in (Smelt, Torch, OnnxRuntime, OpenVino)}
-
-
-def time_batch(call, seconds: float, max_calls: int) -> list[float]:
-    """Durations of back-to-back calls until `seconds` have passed (at least one call, at most
-    `max_calls`), with the garbage collector paused as timeit does."""
-    samples = []
-    gc.disable()
-    try:
-        begin = time.perf_counter()
-        while True:
-            start = time.perf_counter()
-            call()
-            end = time.perf_counter()
-            samples.append(end - start)
-            if end - begin >= seconds or len(samples) >= max_calls:
-                return samples
-    finally:
-        gc.enable()
 
 
 def handle(runner: Runner, req: dict) -> dict:

@@ -51,20 +51,27 @@ def window_attrs(n, rank: int, kernel) -> tuple | None:
 
 # --- convolutions ----------------------------------------------------------------------------
 
+def conv_geometry(n, x: Tensor, w, what: str) -> tuple | None:
+    """(spatial rank, kernel, strides, dilations) of a convolution of x by the weight w
+    (None after refusing, or when x or w is unknown)."""
+    if not spatial(n, x, what) or w is None:
+        return None
+    rank = len(x.shape) - 2
+    kernel = ints(w.shape[2:])
+    windows = window_attrs(n, rank, kernel)
+    return None if windows is None else (rank, kernel, *windows)
+
+
 @handles("Conv")
 def conv(n):
     source, w = n.value(0), n.param(1, "the weight")
     bias = n.param(2, "the bias")
     padded = source if isinstance(source, Padded) else None   # its padding becomes ours
     x = padded.tensor if padded else n.tensor(0)
-    if not spatial(n, x, "convolution") or w is None:
+    geometry = conv_geometry(n, x, w, "convolution")
+    if geometry is None:
         return None
-    rank = len(x.shape) - 2
-    kernel = ints(w.shape[2:])
-    windows = window_attrs(n, rank, kernel)
-    if windows is None:
-        return None
-    strides, dilations = windows
+    rank, kernel, strides, dilations = geometry
     pads = onnx_windows.padding(n.attrs, source.shape[2:], kernel, strides, dilations)
     if isinstance(pads, str):
         n.refuse(pads)
@@ -87,14 +94,10 @@ def conv(n):
 def conv_transpose(n):
     x, w = n.tensor(0), n.param(1, "the weight")
     bias = n.param(2, "the bias")
-    if not spatial(n, x, "transposed convolution") or w is None:
+    geometry = conv_geometry(n, x, w, "transposed convolution")
+    if geometry is None:
         return None
-    rank = len(x.shape) - 2
-    kernel = ints(w.shape[2:])
-    windows = window_attrs(n, rank, kernel)
-    if windows is None:
-        return None
-    strides, dilations = windows
+    rank, kernel, strides, dilations = geometry
     pads = onnx_windows.conv_transpose_padding(n.attrs, x.shape[2:], kernel, strides,
                                                dilations)
     if isinstance(pads, str):
