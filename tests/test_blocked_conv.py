@@ -139,3 +139,44 @@ def test_batch_runs_weight_stationary(layer, shape, family, isa):
         np.testing.assert_array_equal(y[i:i + 1], alone(x[i:i + 1]))
     reference = compiler.compile(model, shape, kernels="reference")
     assert_close(y, reference(x), 1e-5, 1e-6, f"{layer} batch {shape[0]}")
+
+
+def test_short_rows_take_one_wide_tile():
+    """AVX2's short_rows: a 3x3 convolution's row of at most 7 pixels is one tile of 2 blocks,
+    of at most 4 pixels one of 4 blocks; 1x1 kernels and longer rows keep the budget."""
+    from compiler.kernels.conv_blocked import pick_tile
+    assert pick_tile("avx2", 64, 7) == (2, 7)
+    assert pick_tile("avx2", 64, 4) == (4, 4)
+    assert pick_tile("avx2", 6, 4) == (2, 4)            # 6 blocks: not a multiple of 4
+    assert pick_tile("avx2", 64, 8) == (2, 6)
+    assert pick_tile("avx2", 64, 7, kw=1) == (2, 6)
+    assert pick_tile("avx512", 64, 4) == (2, 4)
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+@pytest.mark.parametrize("shape, avx2_tile", [
+    ((2, 32, 5, 4), "tile 4 px x 4 blocks"),
+    ((1, 16, 3, 7), "tile 7 px x 2 blocks"),
+    ((1, 40, 7, 3), "tile 3 px x 1 block"),           # 5 blocks: the preferred tiles
+], ids=["4px", "7px", "3px_40ch"])
+def test_short_row_tiles_match_the_reference(shape, avx2_tile, isa):
+    """Short rows with padding on both sides, a stride-1 3x3 conv and a fused residual."""
+    c = shape[1]
+
+    class Block(compiler.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = compiler.nn.Conv2d(c, c, 3, padding=1)
+            self.relu = compiler.nn.ReLU()
+
+        def forward(self, x):
+            return self.relu(self.conv(x) + x)
+
+    model = compiler.nn.Sequential(compiler.nn.Conv2d(c, c, 1), Block()).eval()
+    x = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    m = compiler.compile(model, shape, isa=isa)
+    if isa == "avx2":
+        assert avx2_tile in m.plan.kernels[-1].note
+    got = m(x)
+    want = compiler.compile(model, shape, kernels="reference")(x)
+    assert_close(got, want, 1e-5, 1e-6, f"{shape} {isa}")

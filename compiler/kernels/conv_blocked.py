@@ -39,9 +39,14 @@ def runs_conv_blocked(node, target, layouts: Layouts) -> bool:
 
 
 def pick_tile(isa: str, ocb: int, ow: int, kw: int = 3) -> tuple[int, int]:
-    """(RB_OC, RB_W): the first preferred tile whose channel blocks divide `ocb`; a row that
-    fits the accumulator budget is one tile; wide kernels get a smaller budget."""
+    """(RB_OC, RB_W): a short row's own tile (`short_rows`), else the first preferred tile
+    whose channel blocks divide `ocb`; a row that fits the accumulator budget is one tile;
+    wide kernels get a smaller budget."""
     table = CONV_TILES[isa]
+    if 3 <= kw < WIDE_KERNEL:
+        for most, rb_oc in table["short_rows"]:
+            if ow <= most and ocb % rb_oc == 0:
+                return rb_oc, ow
     budget = table["wide_budget"] if kw >= WIDE_KERNEL else table["budget"]
     rb_oc, rb_w = next((r, w) for r, w in table["tiles"] if ocb % r == 0)
     rb_w = min(rb_w, max(1, budget // rb_oc))

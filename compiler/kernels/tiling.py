@@ -15,10 +15,20 @@ from .util import groups_in_whole_blocks
 #: hold, so a short row is one tile (its weights then stream once per row).
 #: Measured on Zen 5 (AVX-512), one thread, ResNet-18's 3x3 layers: 2 blocks x 10-12 pixels
 #: beat 4 x 6 by 5-10%; a 7-pixel row as one tile beats 6+1 by 35%.
+#: `short_rows` [(most pixels, RB_OC)]: with a 3- or 4-wide kernel, a row that short is one
+#: tile of that many blocks, past the budget. Measured on an Intel Xeon (an AVX-512 host
+#: running AVX2 code), one thread, 3x3 convolutions of 512 channels: a 7-pixel row as one
+#: 2-block tile (14 accumulators) runs at 89 GFLOP/s against 70 for tiles of 4 + 3 pixels, a
+#: 4-pixel row as 4 blocks at 87 against 79 for 2 blocks; longer rows lose with more than 12
+#: (8 pixels x 2 blocks: 77 against 80), and so do 1x1 kernels (4 px x 4 blocks: 60 against
+#: 72; 7 px x 2 blocks: 62 against 64).
 CONV_TILES = {
-    "avx512": {"tiles": [(2, 12), (4, 6), (3, 8), (1, 14)], "budget": 28, "wide_budget": 16},
-    "avx2": {"tiles": [(2, 6), (3, 4), (1, 12)], "budget": 12, "wide_budget": 12},
-    "generic": {"tiles": [(2, 6), (3, 4), (1, 12)], "budget": 12, "wide_budget": 12},
+    "avx512": {"tiles": [(2, 12), (4, 6), (3, 8), (1, 14)], "budget": 28, "wide_budget": 16,
+               "short_rows": []},
+    "avx2": {"tiles": [(2, 6), (3, 4), (1, 12)], "budget": 12, "wide_budget": 12,
+             "short_rows": [(4, 4), (7, 2)]},
+    "generic": {"tiles": [(2, 6), (3, 4), (1, 12)], "budget": 12, "wide_budget": 12,
+                "short_rows": []},
 }
 #: Kernels at least this wide unroll so many columns that big tiles spill registers
 #: (ResNet's 7x7 stem: 2 blocks x 8 pixels runs 45% faster than 2 x 12).
