@@ -180,3 +180,34 @@ def test_short_row_tiles_match_the_reference(shape, avx2_tile, isa):
     got = m(x)
     want = compiler.compile(model, shape, kernels="reference")(x)
     assert_close(got, want, 1e-5, 1e-6, f"{shape} {isa}")
+
+
+class SigmoidResidual(compiler.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = compiler.nn.Conv2d(c, c, 3, padding=1)
+        self.act = compiler.nn.Sigmoid()
+
+    def forward(self, x):
+        return self.act(self.conv(x) + x)
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+@pytest.mark.parametrize("model, shape", [
+    ("nn.Sequential(nn.Conv2d(4, 20, 3, padding=1), nn.Tanh())", (2, 4, 5, 13)),
+    ("nn.Sequential(nn.Conv2d(3, 8, 1), SigmoidResidual(8))", (1, 3, 6, 9)),
+    ("nn.Sequential(nn.Conv2d(3, 16, 3, stride=2), nn.ELU(0.5))", (1, 3, 11, 30)),
+], ids=["tanh_padded_lanes", "sigmoid_residual", "elu_stride2"])
+def test_costly_steps_into_nchw_run_over_whole_rows(model, shape, isa):
+    """A costly activation fused into a convolution that writes NCHW: rows are stored raw and
+    the steps run over each finished row (they vectorise there). NaN and large values pass
+    through as in the reference kernels."""
+    m_model = eval(model, {"nn": compiler.nn, "SigmoidResidual": SigmoidResidual}).eval()
+    m = compiler.compile(m_model, shape, isa=isa)
+    last = m.plan.kernels[-1]
+    assert last.family == "conv2d_blocked" and last.ctx["finish_rows"]
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32) * 4
+    x[0, 0, 1, 2] = np.nan
+    x[0, -1, -1, -1] = 1e30
+    want = compiler.compile(m_model, shape, kernels="reference")(x)
+    assert_close(m(x), want, 1e-5, 1e-6, f"{model} {isa}")

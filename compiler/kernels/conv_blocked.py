@@ -110,6 +110,11 @@ def conv2d_blocked(spec: KernelSpec, target) -> None:
         runs=[dict(variant=index, first=start, count=count, width=instances[index][0],
                    comment=run_comment(start, count, *instances[index], kw))
               for index, start, count in runs],
+        # costly fused steps into an NCHW output: the row is stored raw tile by tile, then they
+        # run over the whole contiguous row, where they vectorise (in a tile a channel's
+        # pixels are a few strided lanes)
+        finish_rows=(not out_layout.blocked and node.store is None
+                     and any(getattr(s.op, "costly", False) for s in spec.steps)),
         loop_order=work_order(n, ocb * icb_g * kh * kw * icv * v, image_floats),
         parallel=parallel_if(spec.flops))
     order = "block group, n" if spec.ctx["loop_order"] else "n, block group"

@@ -25,6 +25,9 @@ class Elementwise(Op):
     registry: dict[str, type] = {}
     #: an intermediate base class, not an op
     abstract = True
+    #: its C is dozens of instructions (built on exp): a kernel that stores lane by lane
+    #: applies it over whole rows instead, where it vectorises
+    costly = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -197,6 +200,7 @@ class LeakyReLU(Activation):
 class Sigmoid(Activation):
     """1 / (1 + e^-x)."""
 
+    costly = True
     takes_inplace = False
 
     def reference(self, x):
@@ -210,6 +214,7 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     """tanh(x)."""
 
+    costly = True
     takes_inplace = False
 
     def reference(self, x):
@@ -222,6 +227,7 @@ class Tanh(Activation):
 class ELU(Activation):
     """x if x > 0 else alpha * (exp(x) - 1)."""
 
+    costly = True
     arguments = {"alpha": 1.0}
 
     def reference(self, x):
@@ -239,6 +245,8 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 class SELU(Activation):
     """scale * (x if x > 0 else alpha * (exp(x) - 1)) with the constants of Klambauer et al."""
+
+    costly = True
 
     def reference(self, x):
         x64 = x.astype(np.float64)
@@ -295,6 +303,8 @@ class Hardsigmoid(Activation):
 
 class SiLU(Activation):
     """x * sigmoid(x) (swish)."""
+
+    costly = True
 
     def reference(self, x):
         x64 = x.astype(np.float64)

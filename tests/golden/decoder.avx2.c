@@ -296,11 +296,16 @@ void k003_3(const float *restrict in0, float *restrict out, const float *restric
                     if (lane >= 3)
                         break;
                     for (int j = 0; j < 12; ++j) {
-                        float v = tile[0][j][lane];
-                        v = smelt_sigmoid(v);
-                        out[lane * 144 + oh * 12 + j] = v;
+                        out[lane * 144 + oh * 12 + j] = tile[0][j][lane];
                     }
                 }
+            }
+        }
+        for (int i = 0; i < 3; ++i) {
+            for (int col = 0; col < 12; ++col) {
+                float v = out[i * 144 + oh * 12 + col];
+                v = smelt_sigmoid(v);
+                out[i * 144 + oh * 12 + col] = v;
             }
         }
     }
