@@ -151,6 +151,11 @@ def test_short_rows_take_one_wide_tile():
     assert pick_tile("avx2", 64, 8) == (2, 6)
     assert pick_tile("avx2", 64, 7, kw=1) == (2, 6)
     assert pick_tile("avx512", 64, 4) == (2, 4)
+    # a first layer reading NCHW: one block of 12 pixels, except 7x7 stems and the generic ISA
+    assert pick_tile("avx512", 4, 64, nchw_in=True) == (1, 12)
+    assert pick_tile("avx2", 8, 5, nchw_in=True) == (1, 5)
+    assert pick_tile("avx512", 4, 112, kw=7, nchw_in=True) == (2, 8)
+    assert pick_tile("generic", 16, 64, nchw_in=True) == (2, 6)
 
 
 @pytest.mark.parametrize("isa", RUNNABLE)

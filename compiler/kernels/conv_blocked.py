@@ -38,11 +38,15 @@ def runs_conv_blocked(node, target, layouts: Layouts) -> bool:
     return node.store is None or not layouts.out.blocked
 
 
-def pick_tile(isa: str, ocb: int, ow: int, kw: int = 3) -> tuple[int, int]:
-    """(RB_OC, RB_W): a short row's own tile (`short_rows`), else the first preferred tile
-    whose channel blocks divide `ocb`; a row that fits the accumulator budget is one tile;
-    wide kernels get a smaller budget."""
+def pick_tile(isa: str, ocb: int, ow: int, kw: int = 3,
+              nchw_in: bool = False) -> tuple[int, int]:
+    """(RB_OC, RB_W): the tile for a few-channel NCHW input (`nchw_input`) or a short row
+    (`short_rows`), else the first preferred tile whose channel blocks divide `ocb`; a row that
+    fits the accumulator budget is one tile; wide kernels get a smaller budget."""
     table = CONV_TILES[isa]
+    if 3 <= kw < WIDE_KERNEL and nchw_in and table["nchw_input"] and ow > 1:
+        rb_oc, rb_w = table["nchw_input"]
+        return rb_oc, min(rb_w, ow)
     if 3 <= kw < WIDE_KERNEL:
         for most, rb_oc in table["short_rows"]:
             if ow <= most and ocb % rb_oc == 0:
@@ -76,7 +80,7 @@ def conv2d_blocked(spec: KernelSpec, target) -> None:
     piece_starts = [sum(-(-p // v) for p in pieces[:i]) for i in range(len(pieces))]
     ocb = -(-oc // v)
     ocb_g = ocb if g == 1 else (oc // g) // v
-    rb_oc, rb_w = pick_tile(target.isa, ocb_g, ow, kw)
+    rb_oc, rb_w = pick_tile(target.isa, ocb_g, ow, kw, nchw_in=not blocked_in)
     instances, runs = column_tiles(ow, balanced_widths(ow, rb_w), w, sw, pl, dw, kw)
     kh_lo, kh_hi = row_taps(oh, h, sh, pt, dh, kh)
     store = node.store.op.r if node.store is not None else 0

@@ -22,13 +22,17 @@ from .util import groups_in_whole_blocks
 #: 4-pixel row as 4 blocks at 87 against 79 for 2 blocks; longer rows lose with more than 12
 #: (8 pixels x 2 blocks: 77 against 80), and so do 1x1 kernels (4 px x 4 blocks: 60 against
 #: 72; 7 px x 2 blocks: 62 against 64).
+#: `nchw_input`: the tile of a 3x3-class convolution that reads a few-channel NCHW input (a
+#: first layer). Same host, one thread, 3 -> 32/64 channels: one block of 12 pixels runs at
+#: 125-155 GFLOP/s with AVX-512 against 93-104 for 2 blocks x 12 (the 7x7 stem loses: 129
+#: against 165), and at 62-79 with AVX2 against 55-67 for 2 blocks x 6.
 CONV_TILES = {
     "avx512": {"tiles": [(2, 12), (4, 6), (3, 8), (1, 14)], "budget": 28, "wide_budget": 16,
-               "short_rows": []},
+               "short_rows": [], "nchw_input": (1, 12)},
     "avx2": {"tiles": [(2, 6), (3, 4), (1, 12)], "budget": 12, "wide_budget": 12,
-             "short_rows": [(4, 4), (7, 2)]},
+             "short_rows": [(4, 4), (7, 2)], "nchw_input": (1, 12)},
     "generic": {"tiles": [(2, 6), (3, 4), (1, 12)], "budget": 12, "wide_budget": 12,
-                "short_rows": []},
+                "short_rows": [], "nchw_input": None},
 }
 #: Kernels at least this wide unroll so many columns that big tiles spill registers
 #: (ResNet's 7x7 stem: 2 blocks x 8 pixels runs 45% faster than 2 x 12).

@@ -2,7 +2,7 @@
  *   Conv2d + BatchNorm2d + ReLU
  *   in0  1x3x16x16
  *   out  1x16x8x8
- *   0.056 MFLOP; NCHW -> NCHW, tile 6 px x 2 blocks of 8, 2 tile variants, one thread
+ *   0.056 MFLOP; NCHW -> NCHW, tile 8 px x 1 block of 8, 1 tile variant, one thread
  */
 void k000_0(const float *restrict in0, float *restrict out, const float *restrict params)
 {
@@ -15,165 +15,97 @@ void k000_0(const float *restrict in0, float *restrict out, const float *restric
     static const int kh_hi[8] = {
         3, 3, 3, 3, 3, 3, 3, 3
     };
-    for (int oh = 0; oh < 8; ++oh) {
-        const smelt_vf b0 = *(const smelt_vf *)bias;
-        const smelt_vf b1 = *(const smelt_vf *)(bias + 8);
-        /* pixels 0..3: 1 tile of 4, kernel column 0 only for tile pixels 1,2,3 */
-        {
-            smelt_vf a0_0 = b0, a0_1 = b1;
-            smelt_vf a1_0 = b0, a1_1 = b1;
-            smelt_vf a2_0 = b0, a2_1 = b1;
-            smelt_vf a3_0 = b0, a3_1 = b1;
-            for (int kh = kh_lo[oh]; kh < kh_hi[oh]; ++kh) {
-                const float *restrict xr = in0 + oh * 32 + kh * 16 - 16;
-                const float *restrict wk = weight + kh * 72;
-#pragma GCC unroll 4
-                for (int i = 0; i < 3; ++i) {
-                    const smelt_vf w0_0 = *(const smelt_vf *)(wk + i * 8);
-                    const smelt_vf w0_1 = *(const smelt_vf *)(wk + i * 8 + 216);
-                    const float x0_1 = xr[i * 256 + 1];
-                    a1_0 += x0_1 * w0_0;
-                    a1_1 += x0_1 * w0_1;
-                    const float x0_2 = xr[i * 256 + 3];
-                    a2_0 += x0_2 * w0_0;
-                    a2_1 += x0_2 * w0_1;
-                    const float x0_3 = xr[i * 256 + 5];
-                    a3_0 += x0_3 * w0_0;
-                    a3_1 += x0_3 * w0_1;
-                }
-#pragma GCC unroll 4
-                for (int i = 0; i < 3; ++i) {
-                    const smelt_vf w1_0 = *(const smelt_vf *)(wk + i * 8 + 24);
-                    const smelt_vf w1_1 = *(const smelt_vf *)(wk + i * 8 + 240);
-                    const float x1_0 = xr[i * 256];
-                    a0_0 += x1_0 * w1_0;
-                    a0_1 += x1_0 * w1_1;
-                    const float x1_1 = xr[i * 256 + 2];
-                    a1_0 += x1_1 * w1_0;
-                    a1_1 += x1_1 * w1_1;
-                    const float x1_2 = xr[i * 256 + 4];
-                    a2_0 += x1_2 * w1_0;
-                    a2_1 += x1_2 * w1_1;
-                    const float x1_3 = xr[i * 256 + 6];
-                    a3_0 += x1_3 * w1_0;
-                    a3_1 += x1_3 * w1_1;
-                }
-#pragma GCC unroll 4
-                for (int i = 0; i < 3; ++i) {
-                    const smelt_vf w2_0 = *(const smelt_vf *)(wk + i * 8 + 48);
-                    const smelt_vf w2_1 = *(const smelt_vf *)(wk + i * 8 + 264);
-                    const float x2_0 = xr[i * 256 + 1];
-                    a0_0 += x2_0 * w2_0;
-                    a0_1 += x2_0 * w2_1;
-                    const float x2_1 = xr[i * 256 + 3];
-                    a1_0 += x2_1 * w2_0;
-                    a1_1 += x2_1 * w2_1;
-                    const float x2_2 = xr[i * 256 + 5];
-                    a2_0 += x2_2 * w2_0;
-                    a2_1 += x2_2 * w2_1;
-                    const float x2_3 = xr[i * 256 + 7];
-                    a3_0 += x2_3 * w2_0;
-                    a3_1 += x2_3 * w2_1;
-                }
-            }
+    for (int og = 0; og < 2; ++og) {
+        for (int oh = 0; oh < 8; ++oh) {
+            const float *restrict wg = weight + og * 216;
+            const smelt_vf b0 = *(const smelt_vf *)(bias + og * 8);
+            /* pixels 0..7: 1 tile of 8, kernel column 0 only for tile pixels 1,2,3,4,5,6,7 */
             {
-                float tile[2][4][8] __attribute__((aligned(64)));
-                *(smelt_vf *)tile[0][0] = a0_0;
-                *(smelt_vf *)tile[1][0] = a0_1;
-                *(smelt_vf *)tile[0][1] = a1_0;
-                *(smelt_vf *)tile[1][1] = a1_1;
-                *(smelt_vf *)tile[0][2] = a2_0;
-                *(smelt_vf *)tile[1][2] = a2_1;
-                *(smelt_vf *)tile[0][3] = a3_0;
-                *(smelt_vf *)tile[1][3] = a3_1;
-                for (int o = 0; o < 2; ++o) {
-                    for (int lane = 0; lane < 8; ++lane) {
-                        for (int j = 0; j < 4; ++j) {
-                            float v = tile[o][j][lane];
-                            v = smelt_relu(v);
-                            out[o * 512 + lane * 64 + oh * 8 + j] = v;
-                        }
+                smelt_vf a0_0 = b0;
+                smelt_vf a1_0 = b0;
+                smelt_vf a2_0 = b0;
+                smelt_vf a3_0 = b0;
+                smelt_vf a4_0 = b0;
+                smelt_vf a5_0 = b0;
+                smelt_vf a6_0 = b0;
+                smelt_vf a7_0 = b0;
+                for (int kh = kh_lo[oh]; kh < kh_hi[oh]; ++kh) {
+                    const float *restrict xr = in0 + oh * 32 + kh * 16 - 16;
+                    const float *restrict wk = wg + kh * 72;
+#pragma GCC unroll 4
+                    for (int i = 0; i < 3; ++i) {
+                        const smelt_vf w0_0 = *(const smelt_vf *)(wk + i * 8);
+                        const float x0_1 = xr[i * 256 + 1];
+                        a1_0 += x0_1 * w0_0;
+                        const float x0_2 = xr[i * 256 + 3];
+                        a2_0 += x0_2 * w0_0;
+                        const float x0_3 = xr[i * 256 + 5];
+                        a3_0 += x0_3 * w0_0;
+                        const float x0_4 = xr[i * 256 + 7];
+                        a4_0 += x0_4 * w0_0;
+                        const float x0_5 = xr[i * 256 + 9];
+                        a5_0 += x0_5 * w0_0;
+                        const float x0_6 = xr[i * 256 + 11];
+                        a6_0 += x0_6 * w0_0;
+                        const float x0_7 = xr[i * 256 + 13];
+                        a7_0 += x0_7 * w0_0;
+                    }
+#pragma GCC unroll 4
+                    for (int i = 0; i < 3; ++i) {
+                        const smelt_vf w1_0 = *(const smelt_vf *)(wk + i * 8 + 24);
+                        const float x1_0 = xr[i * 256];
+                        a0_0 += x1_0 * w1_0;
+                        const float x1_1 = xr[i * 256 + 2];
+                        a1_0 += x1_1 * w1_0;
+                        const float x1_2 = xr[i * 256 + 4];
+                        a2_0 += x1_2 * w1_0;
+                        const float x1_3 = xr[i * 256 + 6];
+                        a3_0 += x1_3 * w1_0;
+                        const float x1_4 = xr[i * 256 + 8];
+                        a4_0 += x1_4 * w1_0;
+                        const float x1_5 = xr[i * 256 + 10];
+                        a5_0 += x1_5 * w1_0;
+                        const float x1_6 = xr[i * 256 + 12];
+                        a6_0 += x1_6 * w1_0;
+                        const float x1_7 = xr[i * 256 + 14];
+                        a7_0 += x1_7 * w1_0;
+                    }
+#pragma GCC unroll 4
+                    for (int i = 0; i < 3; ++i) {
+                        const smelt_vf w2_0 = *(const smelt_vf *)(wk + i * 8 + 48);
+                        const float x2_0 = xr[i * 256 + 1];
+                        a0_0 += x2_0 * w2_0;
+                        const float x2_1 = xr[i * 256 + 3];
+                        a1_0 += x2_1 * w2_0;
+                        const float x2_2 = xr[i * 256 + 5];
+                        a2_0 += x2_2 * w2_0;
+                        const float x2_3 = xr[i * 256 + 7];
+                        a3_0 += x2_3 * w2_0;
+                        const float x2_4 = xr[i * 256 + 9];
+                        a4_0 += x2_4 * w2_0;
+                        const float x2_5 = xr[i * 256 + 11];
+                        a5_0 += x2_5 * w2_0;
+                        const float x2_6 = xr[i * 256 + 13];
+                        a6_0 += x2_6 * w2_0;
+                        const float x2_7 = xr[i * 256 + 15];
+                        a7_0 += x2_7 * w2_0;
                     }
                 }
-            }
-        }
-        /* pixels 4..7: 1 tile of 4 */
-        {
-            smelt_vf a0_0 = b0, a0_1 = b1;
-            smelt_vf a1_0 = b0, a1_1 = b1;
-            smelt_vf a2_0 = b0, a2_1 = b1;
-            smelt_vf a3_0 = b0, a3_1 = b1;
-            for (int kh = kh_lo[oh]; kh < kh_hi[oh]; ++kh) {
-                const float *restrict xr = in0 + oh * 32 + kh * 16 - 16;
-                const float *restrict wk = weight + kh * 72;
-#pragma GCC unroll 4
-                for (int i = 0; i < 3; ++i) {
-                    const smelt_vf w0_0 = *(const smelt_vf *)(wk + i * 8);
-                    const smelt_vf w0_1 = *(const smelt_vf *)(wk + i * 8 + 216);
-                    const float x0_0 = xr[i * 256 + 7];
-                    a0_0 += x0_0 * w0_0;
-                    a0_1 += x0_0 * w0_1;
-                    const float x0_1 = xr[i * 256 + 9];
-                    a1_0 += x0_1 * w0_0;
-                    a1_1 += x0_1 * w0_1;
-                    const float x0_2 = xr[i * 256 + 11];
-                    a2_0 += x0_2 * w0_0;
-                    a2_1 += x0_2 * w0_1;
-                    const float x0_3 = xr[i * 256 + 13];
-                    a3_0 += x0_3 * w0_0;
-                    a3_1 += x0_3 * w0_1;
-                }
-#pragma GCC unroll 4
-                for (int i = 0; i < 3; ++i) {
-                    const smelt_vf w1_0 = *(const smelt_vf *)(wk + i * 8 + 24);
-                    const smelt_vf w1_1 = *(const smelt_vf *)(wk + i * 8 + 240);
-                    const float x1_0 = xr[i * 256 + 8];
-                    a0_0 += x1_0 * w1_0;
-                    a0_1 += x1_0 * w1_1;
-                    const float x1_1 = xr[i * 256 + 10];
-                    a1_0 += x1_1 * w1_0;
-                    a1_1 += x1_1 * w1_1;
-                    const float x1_2 = xr[i * 256 + 12];
-                    a2_0 += x1_2 * w1_0;
-                    a2_1 += x1_2 * w1_1;
-                    const float x1_3 = xr[i * 256 + 14];
-                    a3_0 += x1_3 * w1_0;
-                    a3_1 += x1_3 * w1_1;
-                }
-#pragma GCC unroll 4
-                for (int i = 0; i < 3; ++i) {
-                    const smelt_vf w2_0 = *(const smelt_vf *)(wk + i * 8 + 48);
-                    const smelt_vf w2_1 = *(const smelt_vf *)(wk + i * 8 + 264);
-                    const float x2_0 = xr[i * 256 + 9];
-                    a0_0 += x2_0 * w2_0;
-                    a0_1 += x2_0 * w2_1;
-                    const float x2_1 = xr[i * 256 + 11];
-                    a1_0 += x2_1 * w2_0;
-                    a1_1 += x2_1 * w2_1;
-                    const float x2_2 = xr[i * 256 + 13];
-                    a2_0 += x2_2 * w2_0;
-                    a2_1 += x2_2 * w2_1;
-                    const float x2_3 = xr[i * 256 + 15];
-                    a3_0 += x2_3 * w2_0;
-                    a3_1 += x2_3 * w2_1;
-                }
-            }
-            {
-                float tile[2][4][8] __attribute__((aligned(64)));
-                *(smelt_vf *)tile[0][0] = a0_0;
-                *(smelt_vf *)tile[1][0] = a0_1;
-                *(smelt_vf *)tile[0][1] = a1_0;
-                *(smelt_vf *)tile[1][1] = a1_1;
-                *(smelt_vf *)tile[0][2] = a2_0;
-                *(smelt_vf *)tile[1][2] = a2_1;
-                *(smelt_vf *)tile[0][3] = a3_0;
-                *(smelt_vf *)tile[1][3] = a3_1;
-                for (int o = 0; o < 2; ++o) {
+                {
+                    float tile[1][8][8] __attribute__((aligned(64)));
+                    *(smelt_vf *)tile[0][0] = a0_0;
+                    *(smelt_vf *)tile[0][1] = a1_0;
+                    *(smelt_vf *)tile[0][2] = a2_0;
+                    *(smelt_vf *)tile[0][3] = a3_0;
+                    *(smelt_vf *)tile[0][4] = a4_0;
+                    *(smelt_vf *)tile[0][5] = a5_0;
+                    *(smelt_vf *)tile[0][6] = a6_0;
+                    *(smelt_vf *)tile[0][7] = a7_0;
                     for (int lane = 0; lane < 8; ++lane) {
-                        for (int j = 0; j < 4; ++j) {
-                            float v = tile[o][j][lane];
+                        for (int j = 0; j < 8; ++j) {
+                            float v = tile[0][j][lane];
                             v = smelt_relu(v);
-                            out[o * 512 + lane * 64 + oh * 8 + j + 4] = v;
+                            out[og * 512 + lane * 64 + oh * 8 + j] = v;
                         }
                     }
                 }
