@@ -458,8 +458,7 @@ def print_summary(record: dict, frameworks: list[str], paths: list[Path]) -> Non
     print(f"{machine['cpu']}, {machine['physical_cores']} cores, {isa} "
           f"({' '.join(machine['flags'])}); " + ", ".join(
               f"{k} {v}" for k, v in record["versions"].items()
-              if k in ("smelt", "torch", "onnxruntime", "openvino", "numpy",
-                       "c_compiler_version")))
+              if k in suite.FRAMEWORKS + ("numpy", "c_compiler_version")))
     print("FMA peak of smelt's generated kernel: " + ", ".join(
         f"{g:.1f} GFLOP/s on {t} thread{'s' if t != '1' else ''}" for t, g in peak.items()))
     env = {f: " ".join(f"{k}={v}" for k, v in e.items()) or "nothing"

@@ -17,7 +17,7 @@ from .spec import KernelSpec
 from .family import Family, Layouts
 from .tiling import (CONV_TILES, WIDE_KERNEL, balanced_widths, column_tiles, pack_weights,
                      reads_nchw_directly, row_taps, run_comment, tiles_blocks, uniform_range,
-                     work_order)
+                     work_order, work_order_text)
 from .util import padded_bias, parallel_if, plural
 
 
@@ -118,10 +118,10 @@ def conv2d_blocked(spec: KernelSpec, target) -> None:
         # run over the whole contiguous row, where they vectorise (in a tile a channel's
         # pixels are a few strided lanes)
         finish_rows=(not out_layout.blocked and node.store is None
-                     and any(getattr(s.op, "costly", False) for s in spec.steps)),
+                     and any(s.op.costly for s in spec.steps)),
         loop_order=work_order(n, ocb * icb_g * kh * kw * icv * v, image_floats),
         parallel=parallel_if(spec.flops))
-    order = "block group, n" if spec.ctx["loop_order"] else "n, block group"
+    order = work_order_text(spec.ctx["loop_order"])
     spec.note = (f"{in_layout} -> {out_layout if not store else f'NCHW via PixelShuffle({store})'}"
                  f", tile {rb_w} px x {plural(rb_oc, 'block')} of {v}, "
                  f"{plural(len(instances), 'tile variant')}, "

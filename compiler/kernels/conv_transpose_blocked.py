@@ -37,7 +37,8 @@ import numpy as np
 from ..ops.conv import ConvTranspose2d
 from .spec import KernelSpec
 from .tiling import (BLOCKING, balanced_widths, column_tiles, pack_weights,
-                     reads_nchw_directly, row_taps, tiles_blocks, uniform_range, work_order)
+                     reads_nchw_directly, row_taps, tiles_blocks, uniform_range, work_order,
+                     work_order_text)
 from .family import Family, Layouts
 from .util import padded_bias, parallel_if
 
@@ -263,9 +264,8 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> None:
     spec.note = (f"{in_layout} -> {out_layout}, {sh * sw} output phases, tile {rb_w} px x "
                  f"{rb_oc} blocks of {v}" + (f", {chunks} input chunks of {chunk_icb} blocks"
                                             if chunks > 1 else "") +
-                 ", threads over (" + ("block group, n" if spec.ctx["loop_order"]
-                                       else "n, block group")
-                 + ", row" + ("s)" if chunks > 1 else ")"))
+                 f", threads over ({work_order_text(spec.ctx['loop_order'])}, row"
+                 + ("s)" if chunks > 1 else ")"))
 
 
 # --- few output channels written to NCHW: vectorise over input channels instead ----------------

@@ -127,6 +127,11 @@ def work_order(n: int, weight_floats: int, image_floats: int) -> list[int] | Non
     return [1, 0, 2] if n > 1 and weight_floats > image_floats else None
 
 
+def work_order_text(order: list[int] | None) -> str:
+    """The loops `work_order` nests outermost, for a kernel's note."""
+    return "block group, n" if order else "n, block group"
+
+
 def uniform_range(lo: list[int], hi: list[int]) -> tuple[int, int] | None:
     """(first, count) when every output row reads the same kernel rows, else None (a table)."""
     if len(set(lo)) == 1 and len(set(hi)) == 1:

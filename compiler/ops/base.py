@@ -48,6 +48,9 @@ class Op:
     #: an elementwise op whose result depends on the element's logical index (a per-element
     #: dropout mask): it gets that index as `at["index"]`, and no store pattern may move it
     position_dependent = False
+    #: an elementwise op whose C is dozens of instructions (built on exp): a kernel that
+    #: stores lane by lane applies it over whole rows instead, where it vectorises
+    costly = False
     #: treats a 3-D input as one unbatched (C, H, W) image, as torch does: the tracer runs it
     #: on a batch of one (a view) and views the result back
     unbatched = False

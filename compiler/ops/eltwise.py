@@ -25,9 +25,6 @@ class Elementwise(Op):
     registry: dict[str, type] = {}
     #: an intermediate base class, not an op
     abstract = True
-    #: its C is dozens of instructions (built on exp): a kernel that stores lane by lane
-    #: applies it over whole rows instead, where it vectorises
-    costly = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -349,12 +346,7 @@ def plane_hash(seed: int, step: int, n: int, c: int) -> int:
     """32-bit hash of one (n, c) plane for one call; mirrors smelt_plane_hash in common.h.j2."""
     h = seed & MASK64
     for word in (step, n, c):
-        h = ((h ^ (word & MASK64)) * 0x9E3779B97F4A7C15) & MASK64   # mix in, then splitmix64
-        h ^= h >> 30
-        h = (h * 0xBF58476D1CE4E5B9) & MASK64
-        h ^= h >> 27
-        h = (h * 0x94D049BB133111EB) & MASK64
-        h ^= h >> 31
+        h = _splitmix(h ^ (word & MASK64))          # mix the word in, then splitmix64
     return h >> 32
 
 
@@ -420,6 +412,7 @@ def element_hashes(seed: int, step: int, count: int) -> np.ndarray:
 
 
 def _splitmix(h: int) -> int:
+    """splitmix64's finaliser on a 64-bit Python int (smelt_plane_hash's mixing step)."""
     h = (h * 0x9E3779B97F4A7C15) & MASK64
     h ^= h >> 30
     h = (h * 0xBF58476D1CE4E5B9) & MASK64
@@ -429,6 +422,7 @@ def _splitmix(h: int) -> int:
 
 
 def _splitmix_array(h: np.ndarray) -> np.ndarray:
+    """_splitmix on uint64 arrays, whose arithmetic wraps as C's does."""
     h = h * np.uint64(0x9E3779B97F4A7C15)
     h ^= h >> np.uint64(30)
     h *= np.uint64(0xBF58476D1CE4E5B9)

@@ -159,9 +159,6 @@ class AdaptiveAvgPool2d(_AdaptivePool2d):
 class AdaptiveMaxPool2d(_AdaptivePool2d):
     """The max of each window; NaN anywhere in it gives NaN, as PyTorch."""
 
-    def __init__(self, out_size):
-        super().__init__(out_size)
-
     @staticmethod
     def pool(window):
         return np.max(window, axis=(-2, -1))        # np.max propagates NaN
