@@ -22,8 +22,8 @@ KERNEL_CHOICES = ("auto", "reference")
 
 
 def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None = None,
-            kernels: str = "auto", isa: str | None = None, sanitize: bool | None = None,
-            progress=None):
+            kernels: str = "auto", exact: bool = False, isa: str | None = None,
+            sanitize: bool | None = None, progress=None):
     """Compile a model for `input_shape` to native code: a compiler.nn module, a torch.nn
     module (imported with from_torch), an ONNX file or ModelProto (from_onnx; the shape comes
     from the file unless given) or a Graph.
@@ -31,6 +31,8 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
     fuse: run the fusion passes (False keeps one kernel per layer, for debugging).
     threads: OpenMP threads per call (default: $SMELT_NUM_THREADS, else physical cores).
     kernels: "auto" picks the fastest kernel per layer, "reference" the plain loops.
+    exact: only algorithms that sum as direct convolution does (no Winograd: its transforms
+        round differently; see compiler/kernels/winograd.py for the measured error).
     isa: "avx512", "avx2" or "generic" to target a narrower machine than this one.
     sanitize: build with AddressSanitizer + UBSan (default: $SMELT_SANITIZE).
     progress: a callable progress(stage, done, total) told of each stage as it starts
@@ -74,7 +76,7 @@ def compile(model, input_shape=None, *, fuse: bool = True, threads: int | None =
     target = Target.detect(isa)
     target.require_runnable()
     report("plan", 0, 1)
-    plan = make_plan(graph, fuse=fuse, kernels=kernels, target=target)
+    plan = make_plan(graph, fuse=fuse, kernels=kernels, target=target, exact=exact)
     report("plan", 1, 1)
     sanitize = build.sanitize_requested(sanitize)
     library, program = build_program(plan, title, target.build_isa, sanitize, report)

@@ -58,14 +58,14 @@ def check_sizes(specs, memory) -> None:
 
 
 def plan(graph: Graph, *, fuse: bool = True, kernels: str = "auto",
-         target: Target | None = None) -> Plan:
+         target: Target | None = None, exact: bool = False) -> Plan:
     target = target or Target.detect()
     passes = pass_list(fuse, kernels, target)
     g = graph
     for p in passes:
         g = p(g)
     order = kernel_nodes(g)
-    specs = [lower(node, i, target, kernels) for i, node in enumerate(order)]
+    specs = [lower(node, i, target, kernels, exact) for i, node in enumerate(order)]
     in_place_ok = {id(s.node): s.in_place_ok for s in specs}
     memory = plan_memory(g, order, lambda n: fuse and in_place_ok[id(n)])
     check_sizes(specs, memory)

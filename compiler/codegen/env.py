@@ -59,9 +59,10 @@ def paragraph(text: str, first: str = " * ", end: str = "", width: int = 100) ->
     return first + "\n".join(lines)[3:] + end
 
 
-def accumulators(j: int, blocks: int) -> str:
-    """`a<j>_0 = b0, a<j>_1 = b1, ...`: pixel j's accumulators, each starting at its bias."""
-    return ", ".join(f"a{j}_{o} = b{o}" for o in range(blocks))
+def accumulators(j: int, blocks: int, start: str | None = None) -> str:
+    """`a<j>_0 = b0, a<j>_1 = b1, ...`: pixel j's accumulators, each starting at its bias (or
+    all at `start`)."""
+    return ", ".join(f"a{j}_{o} = {start or f'b{o}'}" for o in range(blocks))
 
 
 def running(loops) -> list[tuple[str, int]]:

@@ -7,7 +7,8 @@ from ..ops import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, BatchNorm2d,
                    ChannelGather, Conv2d, ConvTranspose2d, Elementwise, Linear, LocalResponseNorm,
                    MaxPool2d, Pad, PixelShuffle, Reorder, Softmax, Upsample)
 from . import (channels, conv, conv_blocked, conv_dot, conv_transpose_blocked, depthwise, eltwise,
-               layout, linear, norm, pool, pool_blocked, shape, shape_blocked, softmax)
+               layout, linear, norm, pool, pool_blocked, shape, shape_blocked, softmax,
+               winograd)
 from .spec import KernelSpec
 from .family import Family, Layouts
 
@@ -15,8 +16,8 @@ from .family import Family, Layouts
 #: the node (in its layouts) lowers it. The layout pass asks the same predicates before it
 #: decides layouts. Reference families (plain NCHW loops) come last.
 FAMILIES: dict[type, tuple[Family, ...]] = {
-    Conv2d: (depthwise.DEPTHWISE_BLOCKED, conv_dot.CONV2D_DOT, conv_blocked.CONV2D_BLOCKED,
-             conv.CONV2D_DIRECT),
+    Conv2d: (depthwise.DEPTHWISE_BLOCKED, conv_dot.CONV2D_DOT, winograd.CONV2D_WINOGRAD,
+             conv_blocked.CONV2D_BLOCKED, conv.CONV2D_DIRECT),
     ConvTranspose2d: (conv_transpose_blocked.CONV_TRANSPOSE2D_DOT,
                       conv_transpose_blocked.CONV_TRANSPOSE2D_BLOCKED,
                       conv.CONV_TRANSPOSE2D_DIRECT),
@@ -45,12 +46,13 @@ def families_of(op) -> tuple[Family, ...]:
 
 
 def choose(node: Node, target, layouts: Layouts | None = None,
-           kernels: str = "auto") -> Family | None:
-    """The family that runs `node` in `layouts` (default: the layouts it has), or None."""
+           kernels: str = "auto", exact: bool = False) -> Family | None:
+    """The family that runs `node` in `layouts` (default: the layouts it has), or None;
+    `exact`: only families that sum as the direct algorithm does."""
     layouts = layouts or Layouts.of(node)
     for family in families_of(node.op):
-        if (family.reference or kernels != "reference") and \
-                family.runs(node, target, layouts):
+        if (family.reference or kernels != "reference") and (family.exact or not exact) \
+                and family.runs(node, target, layouts):
             return family
     return None
 
@@ -64,9 +66,10 @@ def kernel_nodes(g: Graph) -> list[Node]:
     return [n for n in g.nodes if runs_kernel(n)]
 
 
-def lower(node: Node, index: int, target, kernels: str = "auto") -> KernelSpec:
+def lower(node: Node, index: int, target, kernels: str = "auto",
+          exact: bool = False) -> KernelSpec:
     """Build the KernelSpec of `node`: name, fused steps, then the family chosen for it."""
-    family = choose(node, target, kernels=kernels)
+    family = choose(node, target, kernels=kernels, exact=exact)
     if family is None:
         layouts = Layouts.of(node)
         raise NotImplementedError(

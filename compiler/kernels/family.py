@@ -49,6 +49,9 @@ class Family:
     reference: bool = False
     #: may write its output over its first input (the memory plan decides when it does)
     in_place: bool = False
+    #: sums what the direct algorithm sums (False: a faster algorithm that rounds otherwise,
+    #: such as Winograd's; compile(..., exact=True) never picks it)
+    exact: bool = True
 
 
 def nchw_only(node, target, layouts: Layouts) -> bool:
