@@ -86,13 +86,18 @@ def test_isa_is_validated():
 
 
 def test_fast_path_is_taken_for_every_convolution():
-    """ResNet-18 at full size: every conv runs the register-tiled kernel, no Reorder kernel
-    appears, and the plan keeps issue 3's 23 kernels."""
+    """ResNet-18 at full size: every conv runs a register-tiled kernel, the stride-1 3x3 ones of
+    layers 1-3 Winograd's, no Reorder kernel appears, and the plan keeps issue 3's 23
+    kernels."""
     net = NETWORKS["resnet18"]
     model = net.build(compiler.nn, compiler.cat, full=True).eval()
     from compiler.planner import plan
     p = plan(compiler.trace(model, net.full_shape))
     convs = [k for k in p.kernels if k.node.op.kind == "Conv2d"]
-    assert convs and all(k.family == "conv2d_blocked" for k in convs)
+    assert convs and all(k.family in ("conv2d_blocked", "conv2d_winograd") for k in convs)
+    winograd = [k.node.name for k in convs if k.family == "conv2d_winograd"]
+    assert [name for name in winograd if not name.startswith("layer4")] == [
+        k.node.name for k in convs if k.node.op.kernel_size == (3, 3)
+        and k.node.op.stride == (1, 1) and not k.node.name.startswith(("layer4", "conv1"))]
     assert not any(k.node.op.kind == "Reorder" for k in p.kernels)
     assert len(p.kernels) == 23

@@ -41,6 +41,8 @@ def add_model(p: argparse.ArgumentParser, compiles: bool = True) -> None:
     p.add_argument("--no-fuse", action="store_true", help="one kernel per layer")
     p.add_argument("--kernels", choices=("auto", "reference"), default="auto",
                    help="reference: the plain NCHW loops")
+    p.add_argument("--exact", action="store_true",
+                   help="only algorithms that round as direct convolution does (no Winograd)")
 
 
 def parser() -> argparse.ArgumentParser:

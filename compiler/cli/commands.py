@@ -27,8 +27,8 @@ def compile_model(args, source: Source):
     import compiler
     with Progress() as progress:
         return compiler.compile(source.model, source.input_shape, fuse=not args.no_fuse,
-                                kernels=args.kernels, isa=args.isa, threads=args.threads,
-                                progress=progress)
+                                kernels=args.kernels, exact=args.exact, isa=args.isa,
+                                threads=args.threads, progress=progress)
 
 
 def check(args) -> int:

@@ -144,10 +144,11 @@ def transformed_weights(weight: np.ndarray, m: int, v: int) -> np.ndarray:
     return padded.reshape(alpha * alpha, icb, v, ocb, v).transpose(0, 3, 1, 2, 4)
 
 
-def band_rows(tile_rows: int, tiles_per_row: int) -> int:
-    """Tile rows per band: about BAND_TILES tiles, the bands balanced over the image."""
+def band_rows(tile_rows: int, tiles_per_row: int, images: int) -> int:
+    """Tile rows per band: about BAND_TILES tiles, the bands balanced over the image, and at
+    least two work items in all where the image has two tile rows."""
     rows = max(1, min(tile_rows, BAND_TILES // tiles_per_row))
-    bands = -(-tile_rows // rows)
+    bands = max(-(-tile_rows // rows), 2 if images == 1 and tile_rows > 1 else 1)
     return -(-tile_rows // bands)
 
 
@@ -161,7 +162,7 @@ def conv2d_winograd(spec: KernelSpec, target) -> None:
     pt, _, pl, _ = op.padding
     icb, ocb = -(-ic // v), -(-oc // v)
     tile_rows, tiles_per_row = -(-oh // m), -(-ow // m)
-    rows_per_band = band_rows(tile_rows, tiles_per_row)
+    rows_per_band = band_rows(tile_rows, tiles_per_row, n)
     bands = -(-tile_rows // rows_per_band)
     band_tiles = rows_per_band * tiles_per_row
     rb_oc, rb_w = pick_tile(target.isa, ocb, band_tiles, kw=1)
@@ -188,7 +189,7 @@ def conv2d_winograd(spec: KernelSpec, target) -> None:
         position_weights=ocb * icb * v * v, block_weights=icb * v * v,
         input_transform=transform_lines(b_t, "d", "x", alpha),
         output_transform=transform_lines(a_t, "p", "y", alpha),
-        parallel=parallel_if(spec.flops))
+        parallel=parallel_if(spec.flops) and items * parts > 1)
     spec.note = (f"Winograd F({m}x{m}, 3x3): {plural(bands, 'band')} of {band_tiles} tiles, "
                  f"GEMM tile {rb_w} tiles x {plural(rb_oc, 'block')} of {v}, "
                  f"{alpha * alpha} multiplies per {m * m} pixels (direct: {9 * m * m}), "
