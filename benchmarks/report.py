@@ -115,8 +115,10 @@ def profile_table(profile: dict) -> str:
     rows = []
     for i, k in enumerate(kernels):
         layers = ", ".join(k["layers"])
+        winograd = "*" if k.get("family") == "conv2d_winograd" else ""
         rows.append([str(i), k["name"], layers if len(layers) <= 48 else layers[:45] + "...",
-                     fmt_ms(k["ms"]), fmt(k["gflops"], 1), f"{100 * k['ms'] / total:.1f}"])
+                     fmt_ms(k["ms"]), fmt(k["gflops"], 1) + winograd,
+                     f"{100 * k['ms'] / total:.1f}"])
     rows.append(["", "total", f"{len(kernels)} kernels", fmt_ms(total), "", "100.0"])
     return markdown(["#", "kernel", "layers", "ms", "GFLOP/s", "% time"], rows,
                     right=(0, 3, 4, 5))

@@ -48,8 +48,9 @@ DEFINITIONS = {
     "median_ms": "median duration of all calls of all rounds (one call = one forward pass)",
     "smelt_speedup": "the framework's median / smelt's median (> 1: smelt is faster)",
     "speed_vs_torch": "PyTorch's median / the framework's median (the chart)",
-    "gflops": "smelt's m.plan.total_flops / smelt's median (multiply-add = 2 FLOP)",
-    "pct_peak": "gflops / fma_peak_gflops at the same thread count",
+    "gflops": "smelt's m.plan.total_flops / smelt's median (multiply-add = 2 FLOP; the direct "
+              "algorithm's count: Winograd layers do fewer multiplies)",
+    "pct_peak": "gflops / fma_peak_gflops at the same thread count (past 100 with Winograd)",
     "fma_peak_gflops": "best of the FMA-peak kernel's runs at the start and the end",
     "max_rel_diff": "max |a - b| / max(max |a|, max |b|) between two frameworks' outputs",
     "other_load": "cores other processes kept busy on average while the configuration was "
@@ -467,7 +468,8 @@ def print_summary(record: dict, frameworks: list[str], paths: list[Path]) -> Non
           + "; ".join(f"{f}: {e}" for f, e in env.items()))
     s = record["settings"]
     print(f"medians of {s['rounds']} rounds x {s['batch_seconds']} s timing batches per "
-          f"framework, alternating; x torch / x ORT = their time / smelt's time\n")
+          f"framework, alternating; x torch / x ORT = their time / smelt's time; GFLOP counts "
+          f"direct convolution's multiply-adds (Winograd layers do fewer: % peak can pass 100)\n")
     for note in record["notes"]:
         print(f"**note**: {note}\n")
     print(report.result_table(record["results"], frameworks))
@@ -476,6 +478,8 @@ def print_summary(record: dict, frameworks: list[str], paths: list[Path]) -> Non
         print(f"\n### per-kernel times: {p['net']}, batch {p['batch']}, {p['threads']} "
               f"thread{'s' if p['threads'] > 1 else ''} (median of {p['repeats']})\n")
         print(report.profile_table(p))
+        if any(k.get("family") == "conv2d_winograd" for k in p["kernels"]):
+            print("\n* Winograd F(2x2, 3x3): GFLOP/s of the direct algorithm's FLOPs")
     print("\nwrote " + ", ".join(str(p) for p in paths))
 
 

@@ -128,8 +128,10 @@ class Smelt(Runner):
 
     def profile(self, req) -> dict:
         rows = self.model.profile(self.x, repeats=req["repeats"])
-        return {"kernels": [{"name": name, "layers": layers, "ms": ms, "gflops": gflops}
-                            for name, layers, ms, gflops in rows]}
+        families = [k.family for k in self.model.plan.kernels]
+        return {"kernels": [{"name": name, "layers": layers, "ms": ms, "gflops": gflops,
+                             "family": family}
+                            for (name, layers, ms, gflops), family in zip(rows, families)]}
 
     def peak(self, req) -> dict:
         from compiler.peak import fma_kernel, measure_fma_peak
