@@ -125,7 +125,7 @@ def conv2d_blocked(spec: KernelSpec, target) -> None:
     spec.note = (f"{in_layout} -> {out_layout if not store else f'NCHW via PixelShuffle({store})'}"
                  f", tile {rb_w} px x {plural(rb_oc, 'block')} of {v}, "
                  f"{plural(len(instances), 'tile variant')}, "
-                 + (f"threads over ({order}, row)" if spec.ctx["parallel"] else "one thread"))
+                 + (f"threads over ({order})" if spec.ctx["parallel"] else "one thread"))
 
 
 CONV2D_BLOCKED = Family("conv2d_blocked", runs_conv_blocked, conv2d_blocked)

@@ -264,7 +264,7 @@ def conv_transpose2d_blocked(spec: KernelSpec, target) -> None:
     spec.note = (f"{in_layout} -> {out_layout}, {sh * sw} output phases, tile {rb_w} px x "
                  f"{rb_oc} blocks of {v}" + (f", {chunks} input chunks of {chunk_icb} blocks"
                                             if chunks > 1 else "") +
-                 f", threads over ({work_order_text(spec.ctx['loop_order'])}, row"
+                 f", threads over ({work_order_text(spec.ctx['loop_order'])}"
                  + ("s)" if chunks > 1 else ")"))
 
 

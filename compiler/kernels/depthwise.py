@@ -99,7 +99,7 @@ def depthwise_blocked(spec: KernelSpec, target) -> None:
         parallel=parallel_if(max(spec.flops, moved)))
     spec.note = (f"{spec.in_layouts[0]} -> {spec.out_layout}, depthwise tile {rb_w} px x {rb_c} "
                  f"blocks of {v}, {len(instances)} tile variant{'s' * (len(instances) > 1)}, "
-                 f"threads over (n, block group, row)")
+                 f"threads over (n, row, block group)")
 
 
 DEPTHWISE_BLOCKED = Family("depthwise_blocked", runs_depthwise, depthwise_blocked)

@@ -21,7 +21,7 @@ void k000_input_to_NCHW8c(const float *restrict in0, float *restrict out)
  *   in0  1x16x3x3 (NCHW8c: 1x2x3x3x8)
  *   out  1x8x6x6 (NCHW8c: 1x1x6x6x8)
  *   0.037 MFLOP; NCHW8c -> NCHW8c, 4 output phases, tile 3 px x 1 blocks of 8, threads over (n,
- *   block group, row)
+ *   row, block group)
  */
 void k001_0(const float *restrict in0, float *restrict out, const float *restrict params)
 {

@@ -19,7 +19,7 @@ void k000_input_to_NCHW16c(const float *restrict in0, float *restrict out)
  *   in0  1x16x3x3 (NCHW16c: 1x1x3x3x16)
  *   out  1x8x6x6 (NCHW16c: 1x1x6x6x16)
  *   0.037 MFLOP; NCHW16c -> NCHW16c, 4 output phases, tile 3 px x 1 blocks of 16, threads over (n,
- *   block group, row)
+ *   row, block group)
  */
 void k001_0(const float *restrict in0, float *restrict out, const float *restrict params)
 {

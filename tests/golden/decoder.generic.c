@@ -21,7 +21,7 @@ void k000_input_to_NCHW4c(const float *restrict in0, float *restrict out)
  *   in0  1x16x3x3 (NCHW4c: 1x4x3x3x4)
  *   out  1x8x6x6 (NCHW4c: 1x2x6x6x4)
  *   0.037 MFLOP; NCHW4c -> NCHW4c, 4 output phases, tile 3 px x 2 blocks of 4, threads over (n,
- *   block group, row)
+ *   row, block group)
  */
 void k001_0(const float *restrict in0, float *restrict out, const float *restrict params)
 {

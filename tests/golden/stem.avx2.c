@@ -15,8 +15,8 @@ void k000_0(const float *restrict in0, float *restrict out, const float *restric
     static const int kh_hi[8] = {
         3, 3, 3, 3, 3, 3, 3, 3
     };
-    for (int og = 0; og < 2; ++og) {
-        for (int oh = 0; oh < 8; ++oh) {
+    for (int oh = 0; oh < 8; ++oh) {
+        for (int og = 0; og < 2; ++og) {
             const float *restrict wg = weight + og * 216;
             const smelt_vf b0 = *(const smelt_vf *)(bias + og * 8);
             /* pixels 0..7: 1 tile of 8, kernel column 0 only for tile pixels 1,2,3,4,5,6,7 */
