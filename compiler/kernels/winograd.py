@@ -67,9 +67,13 @@ TILE = 2
 #: Fewer channels than this on either side, and the GEMMs are too short to pay for the
 #: transforms: the direct kernel runs the layer.
 MIN_CHANNELS = 32
-#: A work item's band holds about this many tiles: each transformed weight vector loaded in
-#: the GEMMs then feeds that many FMAs.
+#: A work item's band holds at least this many tiles, and one more per this many bytes of
+#: transformed weights: each weight vector the GEMMs load then feeds that many FMAs, and a
+#: band streams the weights once. Measured with AVX2 code, one thread: 256 channels at 14x14
+#: (4 MB) runs 1.59x direct with bands of 28 or 49 tiles, 1.47x with 16 and 1.24x with 7;
+#: 128 channels at 28x28 (1 MB) 1.94x with 16, 1.85x with 28.
 BAND_TILES = 16
+BAND_WEIGHT_BYTES_PER_TILE = 64 * 1024
 #: Weight-bound layers (few tiles, many channels) keep the direct kernel: the transformed
 #: weights are (m+2)^2/9 times the size of the direct ones and stream once per band. Most
 #: transformed-weight bytes per output tile of an image, per ISA. Measured on an Intel Xeon
@@ -144,11 +148,12 @@ def transformed_weights(weight: np.ndarray, m: int, v: int) -> np.ndarray:
     return padded.reshape(alpha * alpha, icb, v, ocb, v).transpose(0, 3, 1, 2, 4)
 
 
-def band_rows(tile_rows: int, tiles_per_row: int, images: int) -> int:
-    """Tile rows per band: about BAND_TILES tiles, the bands balanced over the image, and at
-    least two work items in all where the image has two tile rows."""
-    rows = max(1, min(tile_rows, BAND_TILES // tiles_per_row))
-    bands = max(-(-tile_rows // rows), 2 if images == 1 and tile_rows > 1 else 1)
+def band_rows(tile_rows: int, tiles_per_row: int, weight_bytes: int, bands: int = 1) -> int:
+    """Tile rows per band: about BAND_TILES tiles, or more for large weights, in at least
+    `bands` bands balanced over the image."""
+    wanted = max(BAND_TILES, weight_bytes // BAND_WEIGHT_BYTES_PER_TILE)
+    rows = max(1, min(tile_rows, wanted // tiles_per_row))
+    bands = max(-(-tile_rows // rows), min(bands, tile_rows))
     return -(-tile_rows // bands)
 
 
@@ -162,14 +167,20 @@ def conv2d_winograd(spec: KernelSpec, target) -> None:
     pt, _, pl, _ = op.padding
     icb, ocb = -(-ic // v), -(-oc // v)
     tile_rows, tiles_per_row = -(-oh // m), -(-ow // m)
-    rows_per_band = band_rows(tile_rows, tiles_per_row, n)
+    weight_bytes = 4 * alpha * alpha * icb * ocb * v * v
+    rows_per_band = band_rows(tile_rows, tiles_per_row, weight_bytes)
+    rb_oc, _ = pick_tile(target.isa, ocb, rows_per_band * tiles_per_row, kw=1)
+    # work items: (image, band, part of the output channel groups). An odd number of few
+    # items leaves a thread idle part of the time: two halves of the groups per band, or,
+    # for one image in one band whose groups do not halve, two bands.
+    halves = (ocb // rb_oc) % 2 == 0
+    if n == 1 and -(-tile_rows // rows_per_band) == 1 and not halves:
+        rows_per_band = band_rows(tile_rows, tiles_per_row, weight_bytes, bands=2)
     bands = -(-tile_rows // rows_per_band)
     band_tiles = rows_per_band * tiles_per_row
     rb_oc, rb_w = pick_tile(target.isa, ocb, band_tiles, kw=1)
     instances, runs = column_tiles(band_tiles, balanced_widths(band_tiles, rb_w),
                                    band_tiles, 1, 0, 1, 1)
-    # two halves of the output channels per band when the bands alone would leave a thread
-    # idle part of the time (an odd number of few items)
     items = n * bands
     parts = 2 if items % 2 and items < 8 and (ocb // rb_oc) % 2 == 0 else 1
     spec.template = "conv2d_winograd.c.j2"
