@@ -300,3 +300,17 @@ def test_compile_reports_its_stages(tmp_path, monkeypatch):
     compiler.compile(net, shape, progress=lambda *call: calls.append(call))   # from the cache
     assert [stage for stage, _, _ in calls] == ["trace", "trace", "plan", "plan"]
     assert np.isfinite(compiler.compile(net, shape)(np.zeros(shape, np.float32))).all()
+
+
+@pytest.mark.parametrize("flag, exact", [([], False), (["--exact"], True)])
+def test_exact_reaches_compile(capsys, files, monkeypatch, flag, exact):
+    """--exact asks compile() for the direct algorithm only (no Winograd)."""
+    seen = {}
+    real = compiler.compile
+
+    def recording(*args, **options):
+        seen.update(options)
+        return real(*args, **options)
+    monkeypatch.setattr(compiler, "compile", recording)
+    status, _, _ = smelt(capsys, "compile", f"{files}/nets.py:build", "--shape", SHAPE, *flag)
+    assert status == 0 and seen["exact"] is exact
