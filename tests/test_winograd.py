@@ -143,3 +143,38 @@ def test_network_error_stays_at_the_direct_algorithms(name):
         errors[exact] = relative_error(m(x), expected)
     assert errors[False] <= 2 * errors[True], errors
     assert errors[False] < NETWORKS[name].rtol, errors
+
+
+@pytest.mark.parametrize("isa", RUNNABLE)
+@pytest.mark.parametrize("extreme", ["inf", "nan", "huge"])
+def test_extreme_inputs_take_the_direct_algorithm(extreme, isa):
+    """An infinite, NaN or huge input (where the transforms could overflow, or give NaN for
+    inf - inf where the direct sum gives inf) makes the kernel recompute the layer directly:
+    its output equals the direct kernel's, bit for bit, NaN for NaN."""
+    torch.manual_seed(3)
+    model = Layer(32, 48, relu=False, residual=False).eval()
+    shape = (2, 3, 9, 10)
+    fast = compiler.compile(model, shape, isa=isa)
+    direct = compiler.compile(model, shape, isa=isa, exact=True)
+    index = [k.family for k in fast.plan.kernels].index("conv2d_winograd")
+    assert direct.plan.kernels[index].family == "conv2d_blocked"
+    kernel, reference = fast.kernels[index], direct.kernels[index]
+    x = np.random.default_rng(2).standard_normal(kernel.in_shapes[0]).astype(np.float32)
+    value = {"inf": np.inf, "nan": np.nan, "huge": 3e37}[extreme]
+    x[1, 0, 4, 5, 3] = value
+    x[0, 1, 0, 0, 7] = -value
+    y, expected = kernel(x, np.empty(kernel.out_shape, np.float32)), \
+        reference(x, np.empty(reference.out_shape, np.float32))
+    np.testing.assert_array_equal(y, expected)
+    assert not np.isfinite(y).all() if extreme != "huge" else np.isfinite(y).all()
+    x[...] = np.random.default_rng(2).standard_normal(x.shape)      # and back to normal
+    y = kernel(x, np.empty(kernel.out_shape, np.float32))
+    np.testing.assert_allclose(y, reference(x, np.empty(reference.out_shape, np.float32)),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_the_safe_limit_keeps_every_sum_finite():
+    weight = np.full((8, 64, 3, 3), -2.0, np.float32)
+    limit = winograd.safe_input_limit(weight)
+    assert 81 * 64 * 2.0 * limit < np.finfo(np.float32).max
+    assert winograd.safe_input_limit(np.zeros_like(weight)) == np.finfo(np.float32).max

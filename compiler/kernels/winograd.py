@@ -16,6 +16,12 @@ pixels and the output transform sums nine products' partial sums. tests/test_win
 measures the error against float64 on the test networks; compile(..., exact=True) never
 picks this family.
 
+Extreme inputs: the transforms would turn an infinite input into inf - inf = NaN where the
+direct sum gives inf, and can overflow up to 9 times earlier than it. An input beyond
+safe_input_limit (inf and NaN included), noticed while the rows are copied, makes the
+kernel recompute the whole layer with the direct algorithm (the weights are kept in the
+direct layout too), so such inputs give what conv2d_blocked gives, bit for bit.
+
 A work item is a band of tile rows of one image: its input rows are copied into a
 zero-bordered buffer (no bounds checks in the transform), transformed into `tiles`, and then,
 for each group of output channel blocks, the GEMMs fill `products` and the output transform
@@ -29,7 +35,7 @@ import numpy as np
 from .conv_blocked import pick_tile
 from .family import Family, Layouts
 from .spec import KernelSpec
-from .tiling import balanced_widths, column_tiles, tiles_blocks
+from .tiling import balanced_widths, column_tiles, pack_weights, row_taps, tiles_blocks
 from .util import padded_bias, parallel_if, plural
 
 #: (A^T, G, B^T) per output tile size m, from Lavin & Gray (2015), section 4.
@@ -99,6 +105,8 @@ def runs_winograd(node, target, layouts: Layouts) -> bool:
         return False
     if op.in_channels < MIN_CHANNELS or op.out_channels < MIN_CHANNELS:
         return False
+    if not np.isfinite(op.params["weight"]).all():
+        return False
     _, _, oh, ow = node.shape
     tiles = -(-oh // TILE) * -(-ow // TILE)
     alpha = TILE + 2
@@ -148,6 +156,19 @@ def transformed_weights(weight: np.ndarray, m: int, v: int) -> np.ndarray:
     return padded.reshape(alpha * alpha, icb, v, ocb, v).transpose(0, 3, 1, 2, 4)
 
 
+def safe_input_limit(weight: np.ndarray) -> float:
+    """The largest input magnitude at which no sum of the Winograd kernel can overflow: its
+    partial sums are at most 81 * IC * max|g| * max|x| (|B^T d B| <= 4 max|d|, |G g G^T|
+    <= 2.25 max|g|, nine products per output), 9 times the direct algorithm's bound. Within
+    it both algorithms stay finite; beyond it (or for inf and NaN, whose transforms would turn
+    inf - inf into NaN where the direct sum gives inf) the kernel runs the direct algorithm."""
+    largest = float(np.abs(weight).max())
+    if largest == 0.0:
+        return float(np.finfo(np.float32).max)
+    bound = float(np.finfo(np.float32).max) / (2 * 81 * weight.shape[1] * largest)
+    return float(np.float32(min(bound, float(np.finfo(np.float32).max))))
+
+
 def band_rows(tile_rows: int, tiles_per_row: int, weight_bytes: int, bands: int = 1) -> int:
     """Tile rows per band: about BAND_TILES tiles, or more for large weights, in at least
     `bands` bands balanced over the image."""
@@ -187,6 +208,9 @@ def conv2d_winograd(spec: KernelSpec, target) -> None:
     spec.constant("weight", transformed_weights(op.params["weight"], m, v),
                   f"{alpha * alpha}x{ocb}x{icb}x{v}x{v}: G g G^T per tile position")
     spec.constant("bias", padded_bias(op, ocb * v), f"{oc} (+{ocb * v - oc} zero lanes)")
+    spec.constant("direct_weight", pack_weights(op.params["weight"], 1, v, v, True),
+                  f"{ocb}x{icb}x3x3x{v}x{v} packed, for inputs beyond the safe limit")
+    kh_lo, kh_hi = row_taps(oh, h, 1, pt, 1, 3)
     spec.ctx = dict(
         v=v, m=m, alpha=alpha, n=n, h=h, w=w, pt=pt, pl=pl, oh=oh, ow=ow,
         in_blocks=icb, out_blocks=ocb, plane=h * w * v, image_floats=icb * h * w * v,
@@ -199,6 +223,9 @@ def conv2d_winograd(spec: KernelSpec, target) -> None:
               for index, start, count in runs],
         position_weights=ocb * icb * v * v, block_weights=icb * v * v,
         input_transform=transform_lines(b_t, "d", "x", alpha),
+        # the direct algorithm, for inputs beyond the safe limit: taps per row and column
+        limit=safe_input_limit(op.params["weight"]), kh_lo=kh_lo, kh_hi=kh_hi,
+        kw_lo=row_taps(ow, w, 1, pl, 1, 3)[0], kw_hi=row_taps(ow, w, 1, pl, 1, 3)[1],
         output_transform=transform_lines(a_t, "p", "y", alpha),
         parallel=parallel_if(spec.flops) and items * parts > 1)
     spec.note = (f"Winograd F({m}x{m}, 3x3): {plural(bands, 'band')} of {band_tiles} tiles, "
